@@ -1,0 +1,51 @@
+"""`python -m components render|...`: the stack's tools that need no Pulumi CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ConfigError
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--stack", help="stack name: reads Pulumi.<NAME>.yaml beside Pulumi.yaml (default: dev)")
+    group.add_argument("--stack-file", help="path of a Pulumi.<stack>.yaml to read instead")
+
+
+def _render(args: argparse.Namespace) -> int:
+    from . import render, stackfile
+
+    stack, path = stackfile.resolve(args.stack, args.stack_file)
+    project = stackfile.project_name()
+    config = stackfile.load_config(path)
+    result = render.run_program(project, stack, config)
+    sys.stdout.write(render.as_json(result, project, stack) if args.format == "json" else render.as_yaml(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render_cmd = commands.add_parser("render", help="print what `pulumi up` would register, offline")
+    _stack_options(render_cmd)
+    render_cmd.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    render_cmd.set_defaults(func=_render)
+    args = parser.parse_args(argv)
+
+    from .stackfile import StackFileError
+
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except StackFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The base every configuration model shares: unknown keys are errors that suggest the close key."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Model(BaseModel):
+    """Frozen, alias-aware, and strict about keys (a typo must never be silently ignored)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    @classmethod
+    def known_keys(cls) -> set[str]:
+        return {field.alias or name for name, field in cls.model_fields.items()}
+
+
+def _dns1123_label(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes name: use at most 63 lower-case letters, digits "
+            "and '-', starting and ending with a letter or digit (DNS-1123 label)"
+        )
+    return value
+
+
+#: A Kubernetes object or namespace name as the network plumbing spec requires for NADs (§3.3).
+DnsLabel = Annotated[str, AfterValidator(_dns1123_label)]

@@ -1,0 +1,179 @@
+"""Turn validation failures into one line per problem: `<config key path>: <what is wrong>`.
+
+Users write YAML, not Python, so messages speak of keys, lists and objects, never of
+pydantic types, and never show a traceback (ConfigError is a pulumi.RunError, which the
+Pulumi language host prints without one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence, TypeVar
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid configuration; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sorted(set(problems), key=_problem_order)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+def _problem_order(problem: Problem) -> tuple:
+    # Order by path with list indices compared as numbers, so networks[2] precedes networks[10].
+    parts = re.split(r"(\d+)", problem.path)
+    return tuple(int(p) if p.isdigit() else p for p in parts), problem.message
+
+
+def join_path(prefix: str, loc: Sequence[Any]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            path += f".{part}" if path and not path.endswith(":") else str(part)
+        else:
+            path += f'["{part}"]'
+    return path
+
+
+def describe(value: Any) -> str:
+    """How a YAML author would name the value they wrote."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a close match, else ''; also matches case-insensitively."""
+    choices = sorted(set(choices))
+    lowered = {c.lower(): c for c in choices}
+    if word.lower() in lowered:
+        return f"; did you mean {lowered[word.lower()]!r}?"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_TYPE_WORDS = {
+    "string_type": "text",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "an object (key: value mapping)",
+    "model_type": "an object (key: value mapping)",
+    "model_attributes_type": "an object (key: value mapping)",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+}
+
+
+def _message(err: dict) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, not {describe(value)}"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}, not {describe(value)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return err["msg"].replace("Input should be", "must be") + f", not {value!r}"
+    if kind in ("too_short", "too_long"):
+        return err["msg"].replace("List should have", "must have").replace("Value should have", "must have")
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg.replace("Input should be", "must be")
+
+
+def _keys_at(model: Any, loc: Sequence[Any]) -> list[str]:
+    """The keys a model accepts at `loc`, found by walking field annotations (for suggestions)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields:
+            return []
+        by_key = {f.alias or n: f for n, f in fields.items()}
+        if part not in by_key:
+            return []
+        model = _model_in(by_key[part].annotation)
+    fields = getattr(model, "model_fields", None) or {}
+    return [f.alias or n for n, f in fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def problems_from(exc: ValidationError, prefix: str, model: Any = None) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        if err["type"] == "extra_forbidden":
+            hint = suggest(str(loc[-1]), _keys_at(model, loc[:-1]))
+            problems.append(Problem(join_path(prefix, loc), "unknown key" + hint))
+            continue
+        if err["type"] == "problems":
+            for subloc, message in err["ctx"]["items"]:
+                problems.append(Problem(join_path(prefix, loc + list(subloc)), message))
+            continue
+        problems.append(Problem(join_path(prefix, loc), _message(err)))
+    return problems
+
+
+def fail(items: Sequence[tuple[Sequence[Any], str]]) -> None:
+    """Raise several problems from one validator, each at its own path below the field."""
+    if items:
+        summary = "; ".join(message for _, message in items)
+        raise PydanticCustomError("problems", "{summary}", {"items": [(tuple(l), m) for l, m in items], "summary": summary})
+
+
+def validate(model: type[M], data: Any, prefix: str, context: dict | None = None) -> M:
+    """Validate `data` as `model`; on failure raise ConfigError with paths under `prefix`."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, prefix, model)) from None

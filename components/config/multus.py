@@ -1,0 +1,158 @@
+"""`multus-cni:multus`: the Tanzu package values shape, plus how we install it.
+
+The Tanzu guide's `multus-cni-values.yaml` body (namespace, image, daemonset.args) is valid
+here verbatim; `mode`, `flavor` and `package` are our additions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from ..images import is_moving_tag
+from .base import DnsLabel, Model
+
+# Upstream release we install by default: multus-cni v4.3.0 (2026-05-29), images pushed by
+# .github/workflows/image-push-release.yml as :<tag> (thin) and :<tag>-thick.
+UPSTREAM_REPOSITORY = "ghcr.io/k8snetworkplumbingwg"
+UPSTREAM_IMAGE_NAME = "multus-cni"
+UPSTREAM_VERSION = "v4.3.0"
+
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_NAME = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
+
+
+class ImageConfig(Model):
+    repository: str = UPSTREAM_REPOSITORY
+    name: str = UPSTREAM_IMAGE_NAME
+    tag: Optional[str] = None
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError(f"{value!r} is not an image repository such as {UPSTREAM_REPOSITORY!r}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not an image name such as {UPSTREAM_IMAGE_NAME!r}")
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _TAG.match(value):
+            raise ValueError(f"{value!r} is not an image tag such as {UPSTREAM_VERSION!r}")
+        return value
+
+
+class DaemonSetConfig(Model):
+    args: Optional[tuple[str, ...]] = None
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, value: Optional[tuple[str, ...]]) -> Optional[tuple[str, ...]]:
+        for arg in value or ():
+            if not arg.strip():
+                raise ValueError("arguments must not be empty")
+        return value
+
+
+class PackageConfig(Model):
+    """What `tanzu package install multus-cni --package P --version V -n NS` names."""
+
+    installName: DnsLabel = "multus-cni"
+    namespace: DnsLabel = "default"  # what `tanzu package install` uses without -n
+    refName: str = Field("multus-cni.tanzu.vmware.com", min_length=1)
+    version: str = Field(">=3.7.1", min_length=1)  # a kapp-controller version constraint
+
+
+Layout = Literal["v3", "thin", "thick"]
+
+
+class MultusConfig(Model):
+    namespace: DnsLabel = "kube-system"
+    image: ImageConfig = ImageConfig()
+    daemonset: DaemonSetConfig = DaemonSetConfig()
+    mode: Literal["manifest", "tanzu-package"] = "manifest"
+    flavor: Literal["thin", "thick"] = "thin"
+    package: PackageConfig = PackageConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MultusConfig":
+        if self.mode == "manifest" and self.flavor == "thick" and self.is_legacy_image:
+            raise ValueError(
+                f"flavor 'thick' needs a Multus v4 image, but {self.image_ref!r} is a v3 image "
+                f"(use tag {UPSTREAM_VERSION}-thick)"
+            )
+        if self.mode == "manifest" and self.flavor == "thick" and self.daemonset.args is not None:
+            raise ValueError(
+                "daemonset.args is for the thin plugin; the thick daemon takes no arguments and "
+                "reads its settings from daemon-config.json"
+            )
+        return self
+
+    @property
+    def tag(self) -> str:
+        if self.image.tag is not None:
+            return self.image.tag
+        return f"{UPSTREAM_VERSION}-thick" if self.flavor == "thick" else UPSTREAM_VERSION
+
+    @property
+    def image_ref(self) -> str:
+        return f"{self.image.repository}/{self.image.name}:{self.tag}"
+
+    @property
+    def is_nfvpe_image(self) -> bool:
+        return "nfvpe" in self.image.repository.split("/")
+
+    @property
+    def is_legacy_image(self) -> bool:
+        """v3 images run `/entrypoint.sh`; v4.0.0 replaced it with `/thin_entrypoint`."""
+        return self.is_nfvpe_image or self.tag.startswith("v3.")
+
+    @property
+    def layout(self) -> Layout:
+        return "v3" if self.is_legacy_image else self.flavor
+
+    @property
+    def is_moving_tag(self) -> bool:
+        return is_moving_tag(self.tag)
+
+    @property
+    def cni_version_pin(self) -> Optional[str]:
+        for arg in self.daemonset.args or ():
+            if arg.startswith("--cni-version"):
+                return arg
+        return None
+
+    def warnings(self) -> list[tuple[tuple, str]]:
+        """(config sub-path, message) for values we accept but would not recommend."""
+        found = []
+        if self.is_moving_tag:
+            found.append((("image", "tag"), (
+                f"image tag {self.tag!r} moves with every upstream push, so nodes can run different "
+                f"Multus builds; pin a release such as {UPSTREAM_VERSION!r}"
+            )))
+        if self.is_nfvpe_image:
+            found.append((("image", "repository"), (
+                f"{self.image.repository!r} holds the retired Multus v3 images (last referenced upstream "
+                f"in v3.7.1, 2021); use {UPSTREAM_REPOSITORY!r} with tag {UPSTREAM_VERSION!r}"
+            )))
+        if self.cni_version_pin:
+            found.append((("daemonset", "args"), (
+                f"{self.cni_version_pin!r} pins the Multus CNI version; Multus v4 then crash-loops when "
+                "the primary CNI's config has another cniVersion (multus-cni#1060); drop it so Multus "
+                "inherits the primary CNI's version"
+            )))
+        if self.mode == "tanzu-package" and "flavor" in self.model_fields_set:
+            found.append((("flavor",), (
+                "flavor is ignored in tanzu-package mode: the package's bundle decides what runs"
+            )))
+        return found

@@ -1,0 +1,112 @@
+"""`multus-cni:networks[]`: one NetworkAttachmentDefinition each.
+
+`config` is the CNI configuration, written as a YAML/JSON object or pasted as the JSON string
+of a NAD's `spec.config` (as in the Tanzu guide).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from ..canonical import canonical_json
+from .base import DnsLabel, Model
+from .errors import fail
+
+# containernetworking/cni SPEC.md and pkg/version (libcni version.All).
+CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+# CNI SPEC.md: a network name starts with an alphanumeric, then [A-Za-z0-9_.-].
+_CNI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def parse_json_object(value: Any) -> Any:
+    """Accept the JSON string a NAD carries; leave objects (from YAML) alone."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a CNI configuration object, not {type(value).__name__}")
+    return value
+
+
+def structure_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """What makes a CNI config or conflist unusable, as (sub-path, message) pairs."""
+    problems: list[tuple[tuple, str]] = []
+    version = config.get("cniVersion")
+    if version is not None and version not in CNI_VERSIONS:
+        problems.append((("cniVersion",), f"{version!r} is not a CNI spec version; use one of {', '.join(CNI_VERSIONS)}"))
+    name = config.get("name")
+    if name is not None and (not isinstance(name, str) or not _CNI_NAME.match(name)):
+        problems.append((("name",), f"{name!r} is not a CNI network name (a letter or digit, then letters, digits, '_', '.', '-')"))
+    if "plugins" in config:
+        plugins = config["plugins"]
+        if not isinstance(plugins, list) or not plugins:
+            problems.append((("plugins",), "must be a non-empty list of plugin configurations"))
+            return problems
+        if "type" in config:
+            problems.append((("type",), "a conflist names each plugin's type under plugins[]; remove the top-level type"))
+        for index, plugin in enumerate(plugins):
+            if not isinstance(plugin, dict):
+                problems.append((("plugins", index), "must be a plugin configuration object"))
+            elif not isinstance(plugin.get("type"), str) or not plugin.get("type"):
+                problems.append((("plugins", index, "type"), "is required: the name of the CNI plugin binary"))
+    elif not isinstance(config.get("type"), str) or not config.get("type"):
+        problems.append((("type",), "is required: the name of the CNI plugin binary (or give a plugins list for a conflist)"))
+    return problems
+
+
+class NetworkConfig(Model):
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+    config: dict[str, Any]
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        return parse_json_object(value)
+
+    @field_validator("config")
+    @classmethod
+    def _structure(cls, value: dict[str, Any]) -> dict[str, Any]:
+        fail(structure_problems(value))
+        return value
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def cni_config(self) -> dict[str, Any]:
+        """The config Multus hands the plugin: the NAD name injected when absent (multi-net-spec §3.4.2)."""
+        if "name" in self.config:
+            return self.config
+        return {**self.config, "name": self.name}
+
+    @property
+    def config_json(self) -> str:
+        return canonical_json(self.cni_config)
+
+    def warnings(self) -> list[tuple[tuple, str]]:
+        found = []
+        if "cniVersion" not in self.config:
+            found.append((("config", "cniVersion"), (
+                "is not set; plugins then assume 0.1.0 or fail; set it to the version your plugins "
+                "support (0.3.1 and 0.4.0 work everywhere, 1.0.0 needs plugins v1.0+)"
+            )))
+        name = self.config.get("name")
+        if name is not None and name != self.name:
+            found.append((("config", "name"), (
+                f"{name!r} differs from the NAD name {self.name!r}; it is kept, but the network plumbing "
+                "spec recommends they match (multi-net-spec v1.3 §3.4.3)"
+            )))
+        return found

@@ -1,0 +1,105 @@
+"""The whole stack's configuration, its cross-checks, and reading it from Pulumi config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Optional
+
+from pydantic import model_validator
+
+from .base import Model
+from .errors import ConfigError, Problem, fail, join_path, suggest, validate
+from .multus import MultusConfig
+from .network import NetworkConfig
+from .workload import WorkloadConfig
+
+PROJECT = "multus-cni"
+
+
+class StackConfig(Model):
+    multus: MultusConfig = MultusConfig()
+    networks: tuple[NetworkConfig, ...] = ()
+    workloads: tuple[WorkloadConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "StackConfig":
+        problems = []
+        problems += _duplicates(self.networks, ("networks",), "network")
+        problems += _duplicates(self.workloads, ("workloads",), "workload")
+        defined = {n.key for n in self.networks}
+        for w_index, workload in enumerate(self.workloads):
+            for s_index, (namespace, name) in enumerate(workload.network_keys()):
+                if (namespace, name) not in defined:
+                    hint = suggest(name, [n for ns, n in defined if ns == namespace])
+                    problems.append((("workloads", w_index, "networks", s_index), (
+                        f"network {namespace}/{name} is not defined under {PROJECT}:networks{hint}"
+                    )))
+        fail(problems)
+        return self
+
+    def networks_of(self, workload: WorkloadConfig) -> list[NetworkConfig]:
+        by_key = {n.key: n for n in self.networks}
+        return [by_key[k] for k in workload.network_keys()]
+
+
+def _duplicates(items: Iterable[Any], loc: tuple, what: str) -> list[tuple[tuple, str]]:
+    seen: dict[tuple[str, str], int] = {}
+    problems = []
+    for index, item in enumerate(items):
+        if item.key in seen:
+            problems.append(((*loc, index, "name"), (
+                f"{what} {item.key[0]}/{item.key[1]} is already defined at {loc[0]}[{seen[item.key]}]"
+            )))
+        seen.setdefault(item.key, index)
+    return problems
+
+
+def load_stack_config(values: Mapping[str, Any], project: str = PROJECT) -> StackConfig:
+    """Validate raw Pulumi config (`{"multus-cni:networks": "<json>", ...}`).
+
+    Pulumi hands structured values to the program as JSON text; plain strings stay strings.
+    Every problem is reported at once, each under its config key path.
+    """
+    prefix = f"{project}:"
+    data: dict[str, Any] = {}
+    problems: list[Problem] = []
+    known = StackConfig.known_keys()
+    for full_key, raw in sorted(values.items()):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key not in known:
+            problems.append(Problem(full_key, "unknown configuration key" + suggest(key, known)))
+            continue
+        data[key] = _decode(raw)
+    try:
+        config = validate(StackConfig, data, prefix)
+    except ConfigError as exc:
+        problems += exc.problems
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _decode(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # a plain string; the model says what it should have been
+
+
+def load_from_pulumi(project: Optional[str] = None) -> StackConfig:
+    """Read this project's keys from the running Pulumi program's configuration."""
+    from pulumi.runtime import config as runtime_config
+    import pulumi
+
+    project = project or pulumi.get_project()
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return load_stack_config({k: runtime_config.get_config(k) for k in keys}, project)
+
+
+def config_path(project: str, *loc: Any) -> str:
+    return join_path(f"{project}:", loc)

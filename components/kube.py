@@ -1,0 +1,41 @@
+"""Typed pulumi_kubernetes resources from plain manifests.
+
+Manifests stay plain camelCase dicts (easy to compare with upstream YAML and to validate);
+this maps each kind to its typed class so the provider knows the schema. Only the kinds
+this project creates are listed: anything else is a CustomResource.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
+from pulumi_kubernetes.apps.v1 import DaemonSet, Deployment
+from pulumi_kubernetes.core.v1 import ConfigMap, Pod, Secret, ServiceAccount
+from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
+
+_TYPED = {
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): CustomResourceDefinition,
+    ("apps/v1", "DaemonSet"): DaemonSet,
+    ("apps/v1", "Deployment"): Deployment,
+    ("v1", "ConfigMap"): ConfigMap,
+    ("v1", "Pod"): Pod,
+    ("v1", "Secret"): Secret,
+    ("v1", "ServiceAccount"): ServiceAccount,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ClusterRoleBinding,
+}
+
+# Top-level manifest fields whose Python keyword differs from the JSON name.
+_KEYWORDS = {"roleRef": "role_ref", "stringData": "string_data"}
+
+
+def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.CustomResource:
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    fields = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+    cls = _TYPED.get((api_version, kind))
+    if cls is None:
+        return CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+    return cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})

@@ -1,0 +1,65 @@
+"""The Multus install: once applied it must never be deleted (multus-cni#461).
+
+Create it with `protect=True`: the Python SDK copies protect to every child registered with
+`parent=self`, so neither `pulumi up` nor `pulumi destroy` can delete any object it owns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+import pulumi
+
+from .. import kube
+from ..annotations import NAD_CRD_NAME
+from ..config import MultusConfig, validate
+from ..warnings import warn_all
+from . import manifests, tanzu
+
+TYPE = "multus-cni:index:Multus"
+
+
+class Multus(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    daemonset_name: pulumi.Output[str]
+    crd_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Union[MultusConfig, Mapping[str, Any], None] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        config_path: Optional[str] = None,
+    ):
+        super().__init__(TYPE, name, {}, opts)
+        label = config_path or f"Multus {name}"
+        cfg = validate(MultusConfig, args or {}, label + ".")
+        warn_all(self, label, cfg.warnings())
+        self.config = cfg
+
+        if cfg.mode == "tanzu-package":
+            objects = tanzu.objects(cfg)
+            children = self._create(name, {k: v for k, v in objects.items() if k != "package-install"})
+            install = objects["package-install"]
+            children["package-install"] = kube.create(
+                f"{name}-package-install", install,
+                pulumi.ResourceOptions(parent=self, depends_on=list(children.values())),
+            )
+            self.namespace = pulumi.Output.from_input(cfg.namespace)
+            self.daemonset_name = pulumi.Output.from_input(manifests.DAEMONSET)
+            self.crd_name = pulumi.Output.from_input(NAD_CRD_NAME)
+        else:
+            children = self._create(name, manifests.objects(cfg))
+            self.namespace = children["daemonset"].metadata.namespace
+            self.daemonset_name = children["daemonset"].metadata.name
+            self.crd_name = children["crd"].metadata.name
+        self.children = children
+
+        self.register_outputs({
+            "namespace": self.namespace,
+            "daemonsetName": self.daemonset_name,
+            "crdName": self.crd_name,
+        })
+
+    def _create(self, name: str, objects: dict[str, dict]) -> dict[str, pulumi.CustomResource]:
+        return {role: kube.create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=self)) for role, obj in objects.items()}

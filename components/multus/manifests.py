@@ -1,0 +1,313 @@
+"""The Kubernetes objects of upstream Multus, as manifests built from validated config.
+
+Source: k8snetworkplumbingwg/multus-cni at tag v4.3.0, `deployments/multus-daemonset.yml`
+(thin) and `deployments/multus-daemonset-thick.yml` (thick); the v3 layout follows
+`images/multus-daemonset.yml` at v3.7.1/v3.8 (`/entrypoint.sh`). Only the image, the
+namespace and the thin arguments come from config; everything else is upstream's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..annotations import NAD_API_VERSION, NAD_CRD_NAME, NAD_GROUP, NAD_KIND
+from ..config import MultusConfig
+
+NAME = "multus"  # ServiceAccount, ClusterRole and ClusterRoleBinding
+DAEMONSET = "kube-multus-ds"
+LABELS = {"tier": "node", "app": "multus", "name": "multus"}
+CONFIGMAP_LABELS = {"tier": "node", "app": "multus"}
+
+# Thin defaults: upstream's args (thin_entrypoint reads the primary CNI conf and writes
+# 00-multus.conf there). No --cni-version: v4 inherits the primary CNI's (multus-cni#1060).
+THIN_ARGS = ("--multus-conf-file=auto", "--multus-autoconfig-dir=/host/etc/cni/net.d", "--cni-conf-dir=/host/etc/cni/net.d")
+# v3 /entrypoint.sh defaults as upstream v3.7.1 shipped them.
+V3_ARGS = ("--multus-conf-file=auto", "--cni-version=0.3.1")
+
+_DESCRIPTION = (
+    "NetworkAttachmentDefinition is a CRD schema specified by the Network Plumbing Working Group to "
+    "express the intent for attaching pods to one or more logical or physical networks. More "
+    "information available at: https://github.com/k8snetworkplumbingwg/multi-net-spec"
+)
+
+# The sample conf upstream ships in multus-cni-config; only read with
+# --multus-conf-file=/tmp/multus-conf/70-multus.conf, ignored with `auto`.
+_SAMPLE_CNI_CONF = {
+    "name": "multus-cni-network",
+    "type": "multus",
+    "capabilities": {"portMappings": True},
+    "delegates": [{
+        "cniVersion": "0.3.1",
+        "name": "default-cni-network",
+        "plugins": [
+            {"type": "flannel", "name": "flannel.1", "delegate": {"isDefaultGateway": True, "hairpinMode": True}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }],
+    "kubeconfig": "/etc/cni/net.d/multus.d/multus.kubeconfig",
+}
+
+# Thick daemon settings, upstream's multus-daemon-config ConfigMap verbatim.
+_DAEMON_CONFIG = {
+    "chrootDir": "/hostroot",
+    "cniVersion": "0.3.1",
+    "logLevel": "verbose",
+    "logToStderr": True,
+    "cniConfigDir": "/host/etc/cni/net.d",
+    "multusAutoconfigDir": "/host/etc/cni/net.d",
+    "multusConfigFile": "auto",
+    "socketDir": "/host/run/multus/",
+}
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+
+
+def crd() -> dict:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": NAD_CRD_NAME},
+        "spec": {
+            "group": NAD_GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "plural": "network-attachment-definitions",
+                "singular": "network-attachment-definition",
+                "kind": NAD_KIND,
+                "shortNames": ["nad", "net-attach-def"],
+            },
+            "versions": [{
+                "name": NAD_API_VERSION.split("/")[1],
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": nad_schema()},
+            }],
+        },
+    }
+
+
+def nad_schema() -> dict:
+    """The NAD openAPIV3Schema (descriptions of apiVersion/kind omitted; they do not validate)."""
+    return {
+        "description": _DESCRIPTION,
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "description": "NetworkAttachmentDefinition spec defines the desired state of a network attachment",
+                "type": "object",
+                "properties": {
+                    "config": {
+                        "description": "NetworkAttachmentDefinition config is a JSON-formatted CNI configuration",
+                        "type": "string",
+                    },
+                },
+            },
+        },
+    }
+
+
+def cluster_role(cfg: MultusConfig) -> dict:
+    # v4.3.0: thin reads and updates pods only; thick also lists and watches them.
+    # (resource.k8s.io rules exist only on master, for DRA, in no release yet.)
+    pod_verbs = ["get", "list", "update", "watch"] if cfg.layout == "thick" else ["get", "update"]
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": NAME},
+        "rules": [
+            {"apiGroups": [NAD_GROUP], "resources": ["*"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["pods", "pods/status"], "verbs": pod_verbs},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+        ],
+    }
+
+
+def cluster_role_binding(cfg: MultusConfig) -> dict:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": NAME},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
+        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": cfg.namespace}],
+    }
+
+
+def service_account(cfg: MultusConfig) -> dict:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": NAME, "namespace": cfg.namespace}}
+
+
+def config_map(cfg: MultusConfig) -> dict:
+    if cfg.layout == "thick":
+        name, data = "multus-daemon-config", {"daemon-config.json": _pretty(_DAEMON_CONFIG)}
+    else:
+        name, data = "multus-cni-config", {"cni-conf.json": _pretty(_SAMPLE_CNI_CONF)}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": cfg.namespace, "labels": dict(CONFIGMAP_LABELS)},
+        "data": data,
+    }
+
+
+def daemonset(cfg: MultusConfig) -> dict:
+    pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod}[cfg.layout](cfg)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": DAEMONSET, "namespace": cfg.namespace, "labels": dict(LABELS)},
+        "spec": {
+            "selector": {"matchLabels": {"name": LABELS["name"]}},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {"metadata": {"labels": dict(LABELS)}, "spec": pod_spec},
+        },
+    }
+
+
+def objects(cfg: MultusConfig) -> dict[str, dict]:
+    """Every upstream object, keyed by its role (the suffix of its Pulumi name)."""
+    return {
+        "crd": crd(),
+        "cluster-role": cluster_role(cfg),
+        "cluster-role-binding": cluster_role_binding(cfg),
+        "service-account": service_account(cfg),
+        "config": config_map(cfg),
+        "daemonset": daemonset(cfg),
+    }
+
+
+def _resources(cpu: str, memory: str, limits: bool = True) -> dict:
+    amounts = {"cpu": cpu, "memory": memory}
+    return {"requests": amounts, "limits": dict(amounts)} if limits else {"requests": amounts}
+
+
+def _host_path(name: str, path: str) -> dict:
+    return {"name": name, "hostPath": {"path": path}}
+
+
+def _mount(name: str, path: str, **extra: Any) -> dict:
+    return {"name": name, "mountPath": path, **extra}
+
+
+_PRIVILEGED = {"privileged": True}
+_TOLERATE_ALL = [{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}]
+
+
+def _thin_volumes() -> list[dict]:
+    return [
+        _host_path("cni", "/etc/cni/net.d"),
+        _host_path("cnibin", "/opt/cni/bin"),
+        {"name": "multus-cfg", "configMap": {"name": "multus-cni-config", "items": [{"key": "cni-conf.json", "path": "70-multus.conf"}]}},
+    ]
+
+
+def _thin_mounts() -> list[dict]:
+    return [_mount("cni", "/host/etc/cni/net.d"), _mount("cnibin", "/host/opt/cni/bin"), _mount("multus-cfg", "/tmp/multus-conf")]
+
+
+def _install_binary(cfg: MultusConfig, command: list[str], args: list[str] | None = None) -> dict:
+    # install_multus copies atomically; a plain cp raced with the runtime on reboot (#1221, fixed in v4.2.3).
+    container = {
+        "name": "install-multus-binary",
+        "image": cfg.image_ref,
+        "command": command,
+        "resources": _resources("10m", "15Mi", limits=False),
+        "securityContext": dict(_PRIVILEGED),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [_mount("cnibin", "/host/opt/cni/bin", mountPropagation="Bidirectional")],
+    }
+    if args:
+        container["args"] = args
+    return container
+
+
+def _thin_pod(cfg: MultusConfig) -> dict:
+    return {
+        "hostNetwork": True,
+        "tolerations": [dict(t) for t in _TOLERATE_ALL],
+        "serviceAccountName": NAME,
+        "containers": [{
+            "name": "kube-multus",
+            "image": cfg.image_ref,
+            "command": ["/thin_entrypoint"],
+            "args": list(cfg.daemonset.args if cfg.daemonset.args is not None else THIN_ARGS),
+            "resources": _resources("100m", "50Mi"),
+            "securityContext": dict(_PRIVILEGED),
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "volumeMounts": _thin_mounts(),
+        }],
+        "initContainers": [_install_binary(cfg, ["/install_multus"], ["--type", "thin"])],
+        "terminationGracePeriodSeconds": 10,
+        "volumes": _thin_volumes(),
+    }
+
+
+def _thick_pod(cfg: MultusConfig) -> dict:
+    host_paths = [
+        # (volume, host path, mount path, propagation); cnibin must be the same path inside and out.
+        ("cni", "/etc/cni/net.d", "/host/etc/cni/net.d", None),
+        ("cnibin", "/opt/cni/bin", "/opt/cni/bin", None),
+        ("host-run", "/run", "/host/run", None),
+        ("host-var-lib-cni-multus", "/var/lib/cni/multus", "/var/lib/cni/multus", None),
+        ("host-var-lib-kubelet", "/var/lib/kubelet", "/var/lib/kubelet", "HostToContainer"),
+        ("host-run-k8s-cni-cncf-io", "/run/k8s.cni.cncf.io", "/run/k8s.cni.cncf.io", None),
+        ("host-run-netns", "/run/netns/", "/run/netns", "HostToContainer"),
+        ("hostroot", "/", "/hostroot", "HostToContainer"),
+        ("multus-conf-dir", "/etc/cni/multus/net.d", "/etc/cni/multus/net.d", None),
+    ]
+    mounts = [_mount(v, m, **({"mountPropagation": p} if p else {})) for v, _, m, p in host_paths]
+    mounts.append(_mount("multus-daemon-config", "/etc/cni/net.d/multus.d", readOnly=True))
+    volumes = [_host_path(v, h) for v, h, _, _ in host_paths]
+    volumes.append({
+        "name": "multus-daemon-config",
+        "configMap": {"name": "multus-daemon-config", "items": [{"key": "daemon-config.json", "path": "daemon-config.json"}]},
+    })
+    return {
+        "hostNetwork": True,
+        "hostPID": True,
+        "tolerations": [dict(t) for t in _TOLERATE_ALL],
+        "serviceAccountName": NAME,
+        "containers": [{
+            "name": "kube-multus",
+            "image": cfg.image_ref,
+            "command": ["/usr/src/multus-cni/bin/multus-daemon"],
+            "resources": _resources("100m", "50Mi"),
+            "securityContext": dict(_PRIVILEGED),
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "volumeMounts": mounts,
+            "env": [{"name": "MULTUS_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        }],
+        "initContainers": [
+            _install_binary(cfg, ["/usr/src/multus-cni/bin/install_multus", "-d", "/host/opt/cni/bin", "-t", "thick"]),
+        ],
+        "terminationGracePeriodSeconds": 10,
+        "volumes": volumes,
+    }
+
+
+def _v3_pod(cfg: MultusConfig) -> dict:
+    spec = {
+        "hostNetwork": True,
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        "serviceAccountName": NAME,
+        "containers": [{
+            "name": "kube-multus",
+            "image": cfg.image_ref,
+            "command": ["/entrypoint.sh"],
+            "args": list(cfg.daemonset.args if cfg.daemonset.args is not None else V3_ARGS),
+            "resources": _resources("100m", "50Mi"),
+            "securityContext": dict(_PRIVILEGED),
+            "volumeMounts": _thin_mounts(),
+        }],
+        "terminationGracePeriodSeconds": 10,
+        "volumes": _thin_volumes(),
+    }
+    if cfg.is_nfvpe_image:
+        # docker.io/nfvpe/multus tags were per architecture; the plain tag is amd64 only.
+        spec["nodeSelector"] = {"kubernetes.io/arch": "amd64"}
+    return spec

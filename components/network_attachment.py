@@ -1,0 +1,51 @@
+"""One NetworkAttachmentDefinition. Not protected: a NAD can be removed safely."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+import pulumi
+
+from . import kube
+from .annotations import NAD_API_VERSION, NAD_KIND
+from .config import NetworkConfig, validate
+from .warnings import warn_all
+
+TYPE = "multus-cni:index:NetworkAttachment"
+
+
+def nad_manifest(network: NetworkConfig) -> dict:
+    metadata: dict[str, Any] = {"name": network.name, "namespace": network.namespace}
+    if network.annotations:
+        metadata["annotations"] = dict(sorted(network.annotations.items()))
+    # spec.config stays a JSON string by design (multus-cni#872); canonical so previews never
+    # show a diff for the same config.
+    return {"apiVersion": NAD_API_VERSION, "kind": NAD_KIND, "metadata": metadata, "spec": {"config": network.config_json}}
+
+
+class NetworkAttachment(pulumi.ComponentResource):
+    nad_name: pulumi.Output[str]
+    nad_namespace: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Union[NetworkConfig, Mapping[str, Any]],
+        multus: Optional[pulumi.Resource] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        config_path: Optional[str] = None,
+    ):
+        """`multus`: the install the NAD waits for, so its CRD exists first."""
+        super().__init__(TYPE, name, {}, opts)
+        label = config_path or f"NetworkAttachment {name}"
+        network = validate(NetworkConfig, args, label + ".")
+        warn_all(self, label, network.warnings())
+        self.network = network
+
+        self.nad = kube.create(
+            f"{name}-nad", nad_manifest(network),
+            pulumi.ResourceOptions(parent=self, depends_on=[multus] if multus else None),
+        )
+        self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
+        self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])
+        self.register_outputs({"name": self.nad_name, "namespace": self.nad_namespace, "config": network.config_json})

@@ -1,0 +1,14 @@
+"""Config warnings go to `pulumi preview`/`up` output, attached to the component they concern."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import pulumi
+
+from .config.errors import join_path
+
+
+def warn_all(resource: pulumi.Resource, label: str, warnings: Iterable[tuple[Sequence, str]]) -> None:
+    for loc, message in warnings:
+        pulumi.log.warn(f"{join_path(label, loc)}: {message}", resource=resource)
