@@ -38,7 +38,7 @@ class NetworkAttachment(pulumi.ComponentResource):
         """`multus`: the install the NAD waits for, so its CRD exists first."""
         super().__init__(TYPE, name, {}, opts)
         label = config_path or f"NetworkAttachment {name}"
-        network = validate(NetworkConfig, args, label + ".")
+        network = validate(NetworkConfig, args, label)
         warn_all(self, label, network.warnings())
         self.network = network
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, settings
+from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -59,8 +59,6 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
-        from pulumi.runtime import rpc
-
         inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
         self.registrations.append(Registration(
             urn=response.urn,
@@ -129,7 +127,13 @@ def run_program(project: str, stack: str, config: dict[str, str], program: Optio
 
 
 def _plain(value: Any) -> Any:
-    """Output types are dicts with extras; keep JSON-able plain data only."""
+    """Output types are dicts with extras, secrets are wrapped; keep JSON-able plain data only.
+
+    Secrets are unwrapped: a render is the manifests as they would be applied (like
+    `helm template`), and this program puts nothing secret into them.
+    """
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return _plain(value.get("value"))
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

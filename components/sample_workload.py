@@ -57,7 +57,7 @@ class SampleWorkload(pulumi.ComponentResource):
         their configs change, since Multus reads a NAD only when a pod is created."""
         super().__init__(TYPE, name, {}, opts)
         label = config_path or f"SampleWorkload {name}"
-        workload = validate(WorkloadConfig, args, label + ".")
+        workload = validate(WorkloadConfig, args, label)
         warn_all(self, label, workload.warnings())
         self.workload = workload
 

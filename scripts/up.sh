@@ -43,8 +43,7 @@ fi
 # switching renderYamlToDirectory replaces every resource and protect forbids replacing Multus.
 RENDER_STACK="$STACK-render"
 echo "No kubeconfig found: rendering stack '$STACK' to ./$RENDER_DIR through stack '$RENDER_STACK'."
-if ! pulumi stack select "$RENDER_STACK" >/dev/null 2>&1; then
-  pulumi stack init "$RENDER_STACK" --copy-config-from "$STACK" >/dev/null
-fi
+pulumi stack select "$RENDER_STACK" >/dev/null 2>&1 || pulumi stack init "$RENDER_STACK" >/dev/null
+pulumi config cp --stack "$STACK" --dest "$RENDER_STACK"
 pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$RENDER_STACK"
 exec pulumi up --stack "$RENDER_STACK"

@@ -33,7 +33,7 @@ class Multus(pulumi.ComponentResource):
     ):
         super().__init__(TYPE, name, {}, opts)
         label = config_path or f"Multus {name}"
-        cfg = validate(MultusConfig, args or {}, label + ".")
+        cfg = validate(MultusConfig, args or {}, label)
         warn_all(self, label, cfg.warnings())
         self.config = cfg
 

@@ -1,0 +1,70 @@
+"""Shared test helpers. Pulumi mocks are installed per test by `render.run`, never at import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from components import render
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GUIDE = FIXTURES / "guide"
+PROJECT = "multus-cni"
+
+
+def config_of(**keys: Any) -> dict[str, str]:
+    """Stack config as Pulumi passes it: `multus-cni:<key>` -> JSON text."""
+    return {f"{PROJECT}:{k}": json.dumps(v) for k, v in keys.items()}
+
+
+def guide_values() -> dict:
+    return yaml.safe_load(GUIDE.joinpath("multus-cni-values.yaml").read_text())
+
+
+def guide_nad() -> dict:
+    return yaml.safe_load(GUIDE.joinpath("multus-cni-crd.yaml").read_text())
+
+
+def guide_pod() -> dict:
+    return yaml.safe_load(GUIDE.joinpath("my-multi-cni-pod.yaml").read_text())
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., render.Run]:
+    """Evaluate __main__.py under fresh mocks with the given config keys."""
+
+    def _run(stack: str = "test", **keys: Any) -> render.Run:
+        return render.run_program(PROJECT, stack, config_of(**keys))
+
+    return _run
+
+
+@pytest.fixture
+def run_components() -> Callable[..., render.Run]:
+    """Run a function that builds components, under fresh mocks."""
+
+    def _run(build: Callable[[], None]) -> render.Run:
+        return render.run(build, PROJECT, "test", {})
+
+    return _run
+
+
+def children_of(run_: render.Run, parent_urn: str) -> list[render.Registration]:
+    return [r for r in run_.monitor.registrations if r.parent == parent_urn]
+
+
+def only(run_: render.Run, type_: str) -> render.Registration:
+    found = run_.monitor.by_type(type_)
+    assert len(found) == 1, f"expected one {type_}, found {len(found)}"
+    return found[0]
+
+
+MULTUS = "multus-cni:index:Multus"
+NAD = "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition"
+POD = "kubernetes:core/v1:Pod"
+DAEMONSET = "kubernetes:apps/v1:DaemonSet"

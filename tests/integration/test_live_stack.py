@@ -1,0 +1,24 @@
+"""On a real cluster: the dev stack deploys, Multus attaches net1, and Multus cannot be destroyed."""
+
+from __future__ import annotations
+
+
+def test_dev_stack_deploys_and_reports_multus(deployed):
+    assert deployed["multusDaemonSet"] == "kube-multus-ds"
+    assert deployed["networks"] == ["default/macvlan-conf"]
+
+
+def test_sample_pod_has_net1_from_multus(deployed):
+    status = deployed["networkStatus"]["default/sample-pod"]
+    assert status is not None, "no network-status annotation: is Multus running on the node?"
+    assert [entry.get("interface") for entry in status][1:] == ["net1"]
+
+
+def test_preview_after_up_shows_no_changes(deployed, pulumi):
+    pulumi("preview", "--stack", "dev", "--expect-no-changes")
+
+
+def test_destroy_refuses_to_delete_protected_multus(deployed, pulumi):
+    done = pulumi("destroy", "--stack", "dev", "--yes", check=False)
+    assert done.returncode != 0
+    assert "protect" in (done.stdout + done.stderr)

@@ -1,0 +1,114 @@
+"""Bad configuration: `render` exits 2 with `<config key path>: <problem>` lines, nothing on stdout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from components.__main__ import main
+from conftest import ROOT
+
+GOOD_NET = {"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {}}}
+
+BAD = [
+    # (case, config keys, expected path, words in the message)
+    ("networks not a list", {"networks": "net-a"}, "multus-cni:networks", "must be a list"),
+    ("network without config", {"networks": [{"name": "net-a"}]}, "multus-cni:networks[0].config", "is required"),
+    ("config JSON string that does not parse", {"networks": [{"name": "net-a", "config": '{"type": "macvlan",}'}]},
+     "multus-cni:networks[0].config", "is not valid JSON"),
+    ("config a JSON list", {"networks": [{"name": "net-a", "config": "[1]"}]}, "multus-cni:networks[0].config",
+     "must be a CNI configuration object"),
+    ("config without type", {"networks": [{"name": "net-a", "config": {"cniVersion": "0.3.1"}}]},
+     "multus-cni:networks[0].config.type", "is required"),
+    ("bad cniVersion", {"networks": [{"name": "net-a", "config": {"cniVersion": "0.3.2", "type": "macvlan"}}]},
+     "multus-cni:networks[0].config.cniVersion", "is not a CNI spec version"),
+    ("empty conflist", {"networks": [{"name": "net-a", "config": {"cniVersion": "1.0.0", "plugins": []}}]},
+     "multus-cni:networks[0].config.plugins", "non-empty list"),
+    ("conflist plugin without type", {"networks": [{"name": "net-a", "config": {"cniVersion": "1.0.0", "plugins": [{"mtu": 1500}]}}]},
+     "multus-cni:networks[0].config.plugins[0].type", "is required"),
+    ("upper-case network name", {"networks": [{**GOOD_NET, "name": "Macvlan"}]}, "multus-cni:networks[0].name",
+     "DNS-1123"),
+    ("name too long", {"networks": [{**GOOD_NET, "name": "n" * 64}]}, "multus-cni:networks[0].name", "at most 63"),
+    ("bad namespace", {"networks": [{**GOOD_NET, "namespace": "team_a"}]}, "multus-cni:networks[0].namespace", "DNS-1123"),
+    ("duplicate network", {"networks": [GOOD_NET, GOOD_NET]}, "multus-cni:networks[1].name", "already defined at networks[0]"),
+    ("unknown network key", {"networks": [{**GOOD_NET, "confg": {}}]}, "multus-cni:networks[0].confg",
+     "unknown key; did you mean 'config'?"),
+    ("annotation value not text", {"networks": [{**GOOD_NET, "annotations": {"a": 1}}]},
+     "multus-cni:networks[0].annotations.a", "must be text"),
+    ("workload naming a missing network", {"networks": [GOOD_NET], "workloads": [{"networks": "net-b"}]},
+     "multus-cni:workloads[0].networks[0]", "network default/net-b is not defined"),
+    ("workload network in another namespace", {"networks": [GOOD_NET], "workloads": [{"networks": "other/net-a"}]},
+     "multus-cni:workloads[0].networks[0]", "network other/net-a is not defined"),
+    ("workload without networks", {"workloads": [{"name": "pod"}]}, "multus-cni:workloads[0].networks", "is required"),
+    ("malformed selection", {"networks": [GOOD_NET], "workloads": [{"networks": "net-a@"}]},
+     "multus-cni:workloads[0].networks[0].interface", "is not a Linux interface name"),
+    ("interface name too long", {"networks": [GOOD_NET], "workloads": [{"networks": "net-a@averyveryverylongname"}]},
+     "multus-cni:workloads[0].networks[0].interface", "1 to 15 characters"),
+    ("command not a list", {"networks": [GOOD_NET], "workloads": [{"networks": "net-a", "command": 5}]},
+     "multus-cni:workloads[0].command", "must be a list"),
+    ("duplicate workload", {"networks": [GOOD_NET], "workloads": [{"networks": "net-a"}, {"networks": "net-a"}]},
+     "multus-cni:workloads[1].name", "already defined at workloads[0]"),
+    ("unknown top-level key", {"netwroks": []}, "multus-cni:netwroks", "unknown configuration key; did you mean 'networks'?"),
+    ("unknown mode", {"multus": {"mode": "helm"}}, "multus-cni:multus.mode", "must be 'manifest' or 'tanzu-package'"),
+    ("unknown flavor", {"multus": {"flavor": "thicc"}}, "multus-cni:multus.flavor", "must be 'thin' or 'thick'"),
+    ("misspelt image key", {"multus": {"image": {"tga": "v4.3.0"}}}, "multus-cni:multus.image.tga", "did you mean 'tag'?"),
+    ("tag with a space", {"multus": {"image": {"tag": "v4 .3"}}}, "multus-cni:multus.image.tag", "is not an image tag"),
+    ("args not a list", {"multus": {"daemonset": {"args": "--multus-conf-file=auto"}}}, "multus-cni:multus.daemonset.args",
+     "must be a list"),
+    ("thick with a v3 image", {"multus": {"flavor": "thick", "image": {"tag": "v3.9.3"}}}, "multus-cni:multus",
+     "flavor 'thick' needs a Multus v4 image"),
+    ("thick with thin args", {"multus": {"flavor": "thick", "daemonset": {"args": ["--multus-conf-file=auto"]}}},
+     "multus-cni:multus", "the thick daemon takes no arguments"),
+    ("multus not an object", {"multus": ["manifest"]}, "multus-cni:multus", "must be an object"),
+]
+
+
+def _render(tmp_path, keys, capsys):
+    stack_file = tmp_path / "Pulumi.bad.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {f"multus-cni:{k}": v for k, v in keys.items()}}))
+    status = main(["render", "--stack-file", str(stack_file)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("case, keys, path, words", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_exits_2_naming_the_path(tmp_path, capsys, case, keys, path, words):
+    status, out, err = _render(tmp_path, keys, capsys)
+    assert status == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert any(line.startswith(f"{path}: ") and words in line for line in lines), err
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path, capsys):
+    status, _, err = _render(tmp_path, {"multus": {"mode": "helm", "flavor": "x"}, "networks": [{"name": "A"}]}, capsys)
+    assert status == 2
+    assert [line.split(": ")[0] for line in err.splitlines()] == [
+        "multus-cni:multus.flavor", "multus-cni:multus.mode", "multus-cni:networks[0].config", "multus-cni:networks[0].name",
+    ]
+
+
+def test_the_command_prints_no_traceback(tmp_path):
+    stack_file = tmp_path / "Pulumi.bad.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"multus-cni:networks": [{"name": "Bad_Name", "config": "{"}]}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "components", "render", "--stack-file", str(stack_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "multus-cni:networks[0].config: is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        "multus-cni:networks[0].name: 'Bad_Name' is not a valid Kubernetes name: use at most 63 lower-case letters, "
+        "digits and '-', starting and ending with a letter or digit (DNS-1123 label)",
+    ]
+
+
+def test_missing_stack_file_is_a_clear_error(tmp_path, capsys):
+    status = main(["render", "--stack-file", str(tmp_path / "Pulumi.none.yaml")])
+    assert status == 2
+    assert "no such stack file" in capsys.readouterr().err

@@ -1,0 +1,100 @@
+"""The dev stack reproduces the Tanzu guide; NADs and pods are wired as Multus needs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import NetworkAttachment, SampleWorkload, render, stackfile
+from components.annotations import NETWORK_STATUS, NETWORKS
+from conftest import GUIDE, MULTUS, NAD, POD, PROJECT, children_of, guide_nad, guide_pod, only
+
+
+@pytest.fixture
+def dev():
+    return render.run_program(PROJECT, "dev", stackfile.load_config(stackfile.ROOT / "Pulumi.dev.yaml"))
+
+
+def test_dev_nad_is_the_guides_config_plus_the_injected_name(dev):
+    nad = only(dev, NAD)
+    expected = json.loads(guide_nad()["spec"]["config"])
+    config = json.loads(nad.inputs["spec"]["config"])
+    assert config.pop("name") == "macvlan-conf" == guide_nad()["metadata"]["name"]
+    assert config == expected
+    assert nad.inputs["metadata"] == {"name": "macvlan-conf", "namespace": "default"}
+
+
+def test_dev_pod_is_the_guides_sample_pod(dev):
+    pod = only(dev, POD)
+    guide = guide_pod()
+    assert pod.inputs["metadata"]["annotations"] == {NETWORKS: "macvlan-conf"}
+    assert pod.inputs["metadata"]["annotations"] == guide["metadata"]["annotations"]
+    assert pod.inputs["spec"]["containers"] == guide["spec"]["containers"]
+    assert pod.inputs["metadata"]["name"] == guide["metadata"]["name"]
+
+
+def test_dev_multus_is_the_default_configuration(dev):
+    multus = only(dev, MULTUS)
+    assert multus.protect
+    ds = only(dev, "kubernetes:apps/v1:DaemonSet")
+    assert ds.inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v4.3.0")
+    assert dev.outputs["multusNamespace"] == "kube-system"
+    assert dev.outputs["multusDaemonSet"] == "kube-multus-ds"
+    assert dev.outputs["networks"] == ["default/macvlan-conf"]
+    assert dev.outputs["networkStatus"] == {"default/sample-pod": None}  # no cluster, no Multus
+
+
+def test_nads_are_unprotected_and_wait_for_every_multus_object(dev):
+    nad = only(dev, NAD)
+    multus_children = {r.urn for r in children_of(dev, only(dev, MULTUS).urn)}
+    assert nad.protect is False
+    assert multus_children and multus_children <= set(nad.dependencies)
+
+
+def test_pod_depends_on_its_networks_and_is_replaced_when_they_change(run_stack):
+    def pod_trigger(mode):
+        run_ = run_stack(
+            networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "macvlan", "mode": mode}}],
+            workloads=[{"networks": "net-a"}],
+        )
+        pod, nad = only(run_, POD), only(run_, NAD)
+        assert nad.urn in pod.dependencies
+        return pod.request.replacement_trigger.string_value
+
+    bridge, again, vepa = pod_trigger("bridge"), pod_trigger("bridge"), pod_trigger("vepa")
+    assert bridge == again
+    assert bridge != vepa
+
+
+def test_unqualified_names_resolve_in_the_pods_namespace(run_stack):
+    run_ = run_stack(
+        networks=[{"name": "net-a", "namespace": "team", "config": {"type": "bridge", "cniVersion": "0.3.1"}}],
+        workloads=[{"name": "probe", "namespace": "team", "networks": ["net-a"]}],
+    )
+    assert only(run_, POD).inputs["metadata"]["namespace"] == "team"
+
+
+class StatusMocks(render.EchoMocks):
+    """The engine's answer for a Pod carries the annotation Multus wrote (the guide's example)."""
+
+    def new_resource(self, args):
+        id_, state = super().new_resource(args)
+        if args.typ == POD:
+            status = GUIDE.joinpath("network-status.json").read_text()
+            state["metadata"] = {**state["metadata"], "annotations": {**state["metadata"]["annotations"], NETWORK_STATUS: status}}
+        return id_, state
+
+
+def test_sample_workload_exports_the_parsed_network_status(monkeypatch):
+    monkeypatch.setattr(render, "EchoMocks", StatusMocks)
+    captured = {}
+
+    def build():
+        net = NetworkAttachment("net", {"name": "macvlan-conf", "config": {"type": "macvlan", "cniVersion": "0.3.0"}})
+        captured["workload"] = SampleWorkload("pod", {"networks": "macvlan-conf"}, networks=[net])
+
+    render.run(build, PROJECT, "test", {})
+    status = render._sync_await(captured["workload"].network_status.future())
+    assert status == json.loads(GUIDE.joinpath("network-status.json").read_text())
+    assert [entry["interface"] for entry in status] == ["eth0", "net1"]
