@@ -25,6 +25,12 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    from . import conformance
+
+    return conformance.command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     _stack_options(render_cmd)
     render_cmd.add_argument("--format", choices=("yaml", "json"), default="yaml")
     render_cmd.set_defaults(func=_render)
+
+    conformance_cmd = commands.add_parser("conformance", help="run each network through the real CNI plugin binaries (root)")
+    _stack_options(conformance_cmd)
+    conformance_cmd.set_defaults(func=_conformance)
     args = parser.parse_args(argv)
 
     from .stackfile import StackFileError
