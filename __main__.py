@@ -4,9 +4,11 @@ import pulumi
 
 from components import Multus, NetworkAttachment, SampleWorkload
 from components.config import config_path, load_from_pulumi
+from components.warnings import warn_all
 
 project = pulumi.get_project()
 stack = load_from_pulumi(project)
+warn_all(None, config_path(project), stack.warnings())
 
 multus = Multus(
     "multus", stack.multus,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import pulumi
 
 from .config.errors import join_path
 
 
-def warn_all(resource: pulumi.Resource, label: str, warnings: Iterable[tuple[Sequence, str]]) -> None:
+def warn_all(resource: Optional[pulumi.Resource], label: str, warnings: Iterable[tuple[Sequence, str]]) -> None:
     for loc, message in warnings:
         pulumi.log.warn(f"{join_path(label, loc)}: {message}", resource=resource)

@@ -130,7 +130,7 @@ def test_tanzu_package_mode_creates_what_the_cli_creates(run_stack):
 def test_nads_wait_for_the_package_install(run_stack):
     run_ = run_stack(
         multus={"mode": "tanzu-package"},
-        networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "bridge"}}],
+        networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "bridge", "ipam": {}}}],
     )
     install = next(r for r in run_.monitor.registrations if r.inputs.get("kind") == "PackageInstall")
     nad = next(r for r in run_.monitor.registrations if r.inputs.get("kind") == "NetworkAttachmentDefinition")

@@ -22,7 +22,7 @@ def test_rendering_twice_gives_identical_bytes(capsys):
 
 
 def test_reordering_networks_and_workloads_changes_no_resource():
-    nets = [{"name": f"net-{i}", "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": f"br{i}"}} for i in range(4)]
+    nets = [{"name": f"net-{i}", "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": f"br{i}", "ipam": {}}} for i in range(4)]
     loads = [{"name": f"pod-{i}", "networks": [f"net-{i}"]} for i in range(4)]
 
     def resources(networks, workloads):

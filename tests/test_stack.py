@@ -55,7 +55,7 @@ def test_nads_are_unprotected_and_wait_for_every_multus_object(dev):
 def test_pod_depends_on_its_networks_and_is_replaced_when_they_change(run_stack):
     def pod_trigger(mode):
         run_ = run_stack(
-            networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "macvlan", "mode": mode}}],
+            networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "macvlan", "mode": mode, "ipam": {}}}],
             workloads=[{"networks": "net-a"}],
         )
         pod, nad = only(run_, POD), only(run_, NAD)
@@ -69,7 +69,7 @@ def test_pod_depends_on_its_networks_and_is_replaced_when_they_change(run_stack)
 
 def test_unqualified_names_resolve_in_the_pods_namespace(run_stack):
     run_ = run_stack(
-        networks=[{"name": "net-a", "namespace": "team", "config": {"type": "bridge", "cniVersion": "0.3.1"}}],
+        networks=[{"name": "net-a", "namespace": "team", "config": {"type": "bridge", "cniVersion": "0.3.1", "ipam": {}}}],
         workloads=[{"name": "probe", "namespace": "team", "networks": ["net-a"]}],
     )
     assert only(run_, POD).inputs["metadata"]["namespace"] == "team"
@@ -91,7 +91,7 @@ def test_sample_workload_exports_the_parsed_network_status(monkeypatch):
     captured = {}
 
     def build():
-        net = NetworkAttachment("net", {"name": "macvlan-conf", "config": {"type": "macvlan", "cniVersion": "0.3.0"}})
+        net = NetworkAttachment("net", {"name": "macvlan-conf", "config": {"type": "macvlan", "cniVersion": "0.3.0", "ipam": {}}})
         captured["workload"] = SampleWorkload("pod", {"networks": "macvlan-conf"}, networks=[net])
 
     render.run(build, PROJECT, "test", {})

@@ -1,7 +1,8 @@
-"""The base every configuration model shares: unknown keys are errors that suggest the close key."""
+"""The base every configuration model shares: frozen, and unknown keys are errors."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any
 
@@ -16,8 +17,13 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
     @classmethod
-    def known_keys(cls) -> set[str]:
-        return {field.alias or name for name, field in cls.model_fields.items()}
+    def known_keys(cls) -> frozenset[str]:
+        return _known_keys(cls)
+
+
+@functools.cache
+def _known_keys(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 def _dns1123_label(value: str) -> str:

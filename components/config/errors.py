@@ -121,13 +121,11 @@ def _message(err: dict) -> str:
 
 
 def _keys_at(model: Any, loc: Sequence[Any]) -> list[str]:
-    """The keys a model accepts at `loc`, found by walking field annotations (for suggestions)."""
+    """The keys the model accepts at `loc`, found by walking field annotations (for suggestions)."""
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(model, "model_fields", None)
-        if not fields:
-            return []
+        fields = getattr(model, "model_fields", None) or {}
         by_key = {f.alias or n: f for n, f in fields.items()}
         if part not in by_key:
             return []
@@ -146,20 +144,25 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def problems_from(exc: ValidationError, prefix: str, model: Any = None) -> list[Problem]:
-    problems = []
+def flatten(exc: ValidationError, model: Any = None) -> list[tuple[tuple, str]]:
+    """(location, message) of every problem, our grouped ones expanded.
+
+    `model` is what was validated: an unknown key gets the close match among its keys.
+    """
+    found: list[tuple[tuple, str]] = []
     for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
+        loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
-            hint = suggest(str(loc[-1]), _keys_at(model, loc[:-1]))
-            problems.append(Problem(join_path(prefix, loc), "unknown key" + hint))
-            continue
-        if err["type"] == "problems":
-            for subloc, message in err["ctx"]["items"]:
-                problems.append(Problem(join_path(prefix, loc + list(subloc)), message))
-            continue
-        problems.append(Problem(join_path(prefix, loc), _message(err)))
-    return problems
+            found.append((loc, "unknown key" + suggest(str(loc[-1]), _keys_at(model, loc[:-1]))))
+        elif err["type"] == "problems":
+            found += [(loc + tuple(subloc), message) for subloc, message in err["ctx"]["items"]]
+        else:
+            found.append((loc, _message(err)))
+    return found
+
+
+def problems_from(exc: ValidationError, prefix: str, model: Any = None) -> list[Problem]:
+    return [Problem(join_path(prefix, loc), message) for loc, message in flatten(exc, model)]
 
 
 def fail(items: Sequence[tuple[Sequence[Any], str]]) -> None:

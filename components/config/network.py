@@ -10,9 +10,11 @@ import json
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..canonical import canonical_json
+from ..cni import Summary, check
+from ..annotations import RESOURCE_NAME
 from .base import DnsLabel, Model
 from .errors import fail
 
@@ -65,6 +67,10 @@ class NetworkConfig(Model):
     namespace: DnsLabel = "default"
     config: dict[str, Any]
     annotations: dict[str, str] = Field(default_factory=dict)
+    #: Allow plugin and IPAM types outside the catalog (their settings are passed unchecked).
+    raw: bool = False
+
+    _summary: Summary = PrivateAttr(default_factory=Summary)
 
     @field_validator("config", mode="before")
     @classmethod
@@ -76,6 +82,18 @@ class NetworkConfig(Model):
     def _structure(cls, value: dict[str, Any]) -> dict[str, Any]:
         fail(structure_problems(value))
         return value
+
+    @model_validator(mode="after")
+    def _catalog(self) -> "NetworkConfig":
+        summary, problems = check(self.config, raw=self.raw)
+        fail([(("config", *loc), message) for loc, message in problems])
+        self._summary = summary
+        return self
+
+    @property
+    def summary(self) -> Summary:
+        """The plugin chain, IPAM, address pools and host links this network attaches."""
+        return self._summary
 
     @property
     def key(self) -> tuple[str, str]:
@@ -108,5 +126,15 @@ class NetworkConfig(Model):
             found.append((("config", "name"), (
                 f"{name!r} differs from the NAD name {self.name!r}; it is kept, but the network plumbing "
                 "spec recommends they match (multi-net-spec v1.3 §3.4.3)"
+            )))
+        if self.config.get("cniVersion", "0") >= "1.0.0" and not self.summary.is_conflist:
+            found.append((("config",), (
+                "CNI 1.0.0 removed single-plugin configurations; libcni still converts them, but write "
+                "it as a conflist: {cniVersion, name, plugins: [...]}"
+            )))
+        if "sriov" in self.summary.chain and RESOURCE_NAME not in self.annotations:
+            found.append((("annotations",), (
+                f"an sriov network needs the {RESOURCE_NAME} annotation naming the device-plugin "
+                "resource (for example intel.com/intel_sriov_netdevice), or Multus injects no VF"
             )))
         return found

@@ -1,0 +1,277 @@
+"""IPAM plugins: host-local, static, dhcp, whereabouts, and `{}` (no address).
+
+Sources: cni.dev `content/plugins/current/ipam/{host-local,static,dhcp}.md`;
+k8snetworkplumbingwg/whereabouts `README.md` and `doc/extended-configuration.md`.
+Every model also yields its address pools, so ranges can be compared across networks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Optional
+
+from pydantic import model_validator
+
+from ..config.base import Model
+from ..config.errors import fail
+from .common import CIDR, IP, Dns, InterfaceAddress, Route
+
+from .addresses import Address, Network, ip, network
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Addresses a network hands out: [first, last] inside `subnet`."""
+
+    subnet: Network
+    first: Address
+    last: Address
+
+    @property
+    def version(self) -> int:
+        return self.subnet.version
+
+    def __contains__(self, address: Address) -> bool:
+        return address.version == self.version and self.first <= address <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+def _host_range(subnet: Network) -> tuple[Address, Address]:
+    """host-local's defaults: from .1 (gateway excluded later) to the last usable address."""
+    if subnet.num_addresses <= 2:
+        return subnet.network_address, subnet[-1]
+    return subnet.network_address + 1, subnet[-1] - (1 if subnet.version == 4 else 0)
+
+
+def _range_problems(loc: tuple, subnet_text: str, start: Optional[str], end: Optional[str], gateway: Optional[str]) -> list:
+    """Start, end and gateway must sit inside the subnet, in order, in its IP family."""
+    subnet = network(subnet_text)
+    problems = []
+    bounds = {}
+    for key, text in (("rangeStart", start), ("rangeEnd", end), ("gateway", gateway)):
+        if text is None:
+            continue
+        address = ip(text)
+        if address.version != subnet.version or address not in subnet:
+            problems.append(((*loc, key), f"{text} is outside the subnet {subnet_text}"))
+        else:
+            bounds[key] = address
+    if "rangeStart" in bounds and "rangeEnd" in bounds and bounds["rangeStart"] > bounds["rangeEnd"]:
+        problems.append(((*loc, "rangeEnd"), f"{end} comes before rangeStart {start}"))
+    return problems
+
+
+class Ipam(Model):
+    type: str
+    routes: Optional[list[Route]] = None
+    dns: Optional[Dns] = None
+
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
+
+    def pools(self) -> list[Pool]:
+        return []
+
+
+class HostLocalRange(Model):
+    subnet: CIDR
+    rangeStart: Optional[IP] = None
+    rangeEnd: Optional[IP] = None
+    gateway: Optional[IP] = None
+
+    @model_validator(mode="after")
+    def _inside(self) -> "HostLocalRange":
+        fail(_range_problems((), self.subnet, self.rangeStart, self.rangeEnd, self.gateway))
+        return self
+
+    def pool(self) -> Pool:
+        subnet = network(self.subnet)
+        first, last = _host_range(subnet)
+        return Pool(
+            subnet,
+            ip(self.rangeStart) if self.rangeStart else first,
+            ip(self.rangeEnd) if self.rangeEnd else last,
+        )
+
+
+class HostLocal(Ipam):
+    """Per-node allocation: every node hands out the same range on its own (multus-cni#144)."""
+
+    type: Literal["host-local"]
+    ranges: Optional[list[list[HostLocalRange]]] = None
+    # The legacy single-range form (deprecated upstream, still accepted by the plugin).
+    subnet: Optional[CIDR] = None
+    rangeStart: Optional[IP] = None
+    rangeEnd: Optional[IP] = None
+    gateway: Optional[IP] = None
+    dataDir: Optional[str] = None
+    resolvConf: Optional[str] = None
+
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"ipRanges"})
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "HostLocal":
+        legacy = [k for k in ("subnet", "rangeStart", "rangeEnd", "gateway") if getattr(self, k) is not None]
+        problems = []
+        if self.ranges is not None and legacy:
+            problems.append(((legacy[0],), "use either ranges or the legacy top-level subnet form, not both"))
+        elif self.ranges is None and self.subnet is None:
+            problems.append(((), "host-local needs ranges (or the legacy subnet); use {} for no address"))
+        elif self.subnet is not None:
+            problems += _range_problems((), self.subnet, self.rangeStart, self.rangeEnd, self.gateway)
+        elif legacy:
+            problems.append(((legacy[0],), "needs subnet"))
+        for index, range_set in enumerate(self.ranges or ()):
+            if not range_set:
+                problems.append((("ranges", index), "a range set needs at least one range"))
+        fail(problems)
+        return self
+
+    def pools(self) -> list[Pool]:
+        if self.subnet is not None:
+            return [HostLocalRange(subnet=self.subnet, rangeStart=self.rangeStart, rangeEnd=self.rangeEnd).pool()]
+        return [r.pool() for range_set in self.ranges or () for r in range_set]
+
+
+class StaticAddress(Model):
+    address: InterfaceAddress
+    gateway: Optional[IP] = None
+
+
+class Static(Ipam):
+    type: Literal["static"]
+    addresses: Optional[list[StaticAddress]] = None
+
+    # Addresses may also come from the pod (`ips`), which needs the capability on the chain.
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"ips"})
+
+    def pools(self) -> list[Pool]:
+        pools = []
+        for entry in self.addresses or ():
+            interface = ipaddress.ip_interface(entry.address)
+            pools.append(Pool(interface.network, interface.ip, interface.ip))
+        return pools
+
+
+class DhcpOption(Model):
+    option: str
+    skipDefault: Optional[bool] = None
+    value: Optional[str] = None
+    fromArg: Optional[str] = None
+
+
+class Dhcp(Ipam):
+    """Leases from a DHCP server through the `dhcp daemon` on every node."""
+
+    type: Literal["dhcp"]
+    daemonSocketPath: Optional[str] = None
+    request: Optional[list[DhcpOption]] = None
+    provide: Optional[list[DhcpOption]] = None
+
+
+def _whereabouts_range(text: str) -> tuple[Network, Optional[Address], Optional[Address]]:
+    """`10.0.0.0/24`, or `10.0.0.10-10.0.0.20/24` (a start-end inside that prefix)."""
+    if "-" in text.split("/")[0]:
+        span, _, prefix = text.partition("/")
+        start, _, end = span.partition("-")
+        first, last = ip(start), ip(end)
+        return network(f"{first}/{prefix}"), first, last
+    return network(text), None, None
+
+
+class WhereaboutsRange(Model):
+    range: str
+    range_start: Optional[IP] = None
+    range_end: Optional[IP] = None
+    exclude: Optional[list[CIDR]] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "WhereaboutsRange":
+        fail(_whereabouts_problems(self))
+        return self
+
+    def pool(self) -> Pool:
+        subnet, first, last = _whereabouts_range(self.range)
+        low, high = _host_range(subnet)
+        start = ip(self.range_start) if self.range_start else first or low
+        end = ip(self.range_end) if self.range_end else last or high
+        return Pool(subnet, start, end)
+
+
+def _whereabouts_problems(entry: Any) -> list:
+    try:
+        subnet, first, last = _whereabouts_range(entry.range)
+    except ValueError:
+        return [(("range",), f"{entry.range!r} is not a CIDR such as 10.0.0.0/24 or a range such as 10.0.0.10-10.0.0.20/24")]
+    problems = []
+    if first is not None and (first not in subnet or last not in subnet or first > last):
+        problems.append((("range",), f"{entry.range!r}: the start and end must lie, in order, inside the prefix"))
+    problems += [
+        ((key,), f"{value} is outside the range {entry.range}")
+        for key, value in (("range_start", entry.range_start), ("range_end", entry.range_end))
+        if value is not None and ip(value) not in subnet
+    ]
+    if entry.range_start and entry.range_end and ip(entry.range_start) > ip(entry.range_end):
+        problems.append((("range_end",), f"{entry.range_end} comes before range_start {entry.range_start}"))
+    for index, excluded in enumerate(entry.exclude or ()):
+        if not network(excluded).overlaps(subnet):
+            problems.append((("exclude", index), f"{excluded} does not overlap the range {entry.range}, so it excludes nothing"))
+    return problems
+
+
+class Whereabouts(Ipam):
+    """Cluster-wide allocation with IPPool custom resources (its own DaemonSet and CRDs)."""
+
+    type: Literal["whereabouts"]
+    range: Optional[str] = None
+    range_start: Optional[IP] = None
+    range_end: Optional[IP] = None
+    exclude: Optional[list[CIDR]] = None
+    ipRanges: Optional[list[WhereaboutsRange]] = None
+    enable_overlapping_ranges: Optional[bool] = None
+    network_name: Optional[str] = None
+    gateway: Optional[IP] = None
+    addresses: Optional[list[StaticAddress]] = None
+    node_slice_size: Optional[str] = None
+    log_file: Optional[str] = None
+    log_level: Optional[str] = None
+    configuration_path: Optional[str] = None
+    kubernetes: Optional[dict[str, Any]] = None
+    datastore: Optional[str] = None
+    etcd_host: Optional[str] = None
+    etcd_username: Optional[str] = None
+    etcd_password: Optional[str] = None
+    etcd_key_file: Optional[str] = None
+    etcd_cert_file: Optional[str] = None
+    etcd_ca_cert_file: Optional[str] = None
+    sleep_for_race: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Whereabouts":
+        if self.range is None and not self.ipRanges:
+            fail([(("range",), "whereabouts needs a range (or ipRanges)")])
+        fail(_whereabouts_problems(self) if self.range is not None else [])
+        return self
+
+    @property
+    def overlapping_allowed(self) -> bool:
+        return self.enable_overlapping_ranges is not False  # whereabouts' default is true
+
+    def pools(self) -> list[Pool]:
+        entries = ([WhereaboutsRange(range=self.range, range_start=self.range_start, range_end=self.range_end)]
+                   if self.range else [])
+        return [e.pool() for e in entries + list(self.ipRanges or ())]
+
+
+class NoIpam(Model):
+    """`"ipam": {}`: the interface gets no address (L2 only)."""
+
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
+
+    def pools(self) -> list[Pool]:
+        return []
+
+
+IPAMS: dict[str, type[Ipam]] = {m.model_fields["type"].annotation.__args__[0]: m for m in (HostLocal, Static, Dhcp, Whereabouts)}

@@ -1,0 +1,177 @@
+"""The CNI plugins a Multus secondary network uses, as typed models (discriminated on `type`).
+
+Sources: cni.dev `content/plugins/current/main/{macvlan,ipvlan,bridge,host-device}.md` and
+`meta/{tuning,sbr,portmap,bandwidth}.md`, containernetworking/plugins v1.9 (fields the code
+accepts beyond the docs), k8snetworkplumbingwg/sriov-cni `docs/configuration-reference.md`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from ..config.errors import fail
+from .common import CIDR, MAC, MTU, IfName, Plugin, VlanId
+
+
+class InterfacePlugin(Plugin):
+    """A plugin that creates the pod's interface and takes an IPAM section."""
+
+    ipam: Optional[dict[str, Any]] = None  # checked by the catalog, which dispatches on its type
+    IPAM_REQUIRED: ClassVar[bool] = True
+
+    def link(self) -> Optional[str]:
+        """The host link this network rides on, for cross-network checks (None: its own)."""
+        return None
+
+
+class Macvlan(InterfacePlugin):
+    type: Literal["macvlan"]
+    master: Optional[str] = None  # default: the interface of the default route
+    mode: Optional[Literal["bridge", "private", "vepa", "passthru", ""]] = None
+    mtu: Optional[MTU] = None
+    mac: Optional[MAC] = None
+    linkInContainer: Optional[bool] = None
+    bcqueuelen: Optional[int] = Field(None, ge=0)
+
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
+
+    def link(self) -> Optional[str]:
+        return f"master {self.master or '(default route interface)'}"
+
+
+class Ipvlan(InterfacePlugin):
+    type: Literal["ipvlan"]
+    master: Optional[str] = None
+    mode: Optional[Literal["l2", "l3", "l3s"]] = None
+    mtu: Optional[MTU] = None
+    linkInContainer: Optional[bool] = None
+
+    def link(self) -> Optional[str]:
+        return f"master {self.master or '(default route interface)'}"
+
+
+class Bridge(InterfacePlugin):
+    type: Literal["bridge"]
+    bridge: Optional[IfName] = None
+    isGateway: Optional[bool] = None
+    isDefaultGateway: Optional[bool] = None
+    forceAddress: Optional[bool] = None
+    ipMasqBackend: Optional[Literal["iptables", "nftables"]] = None
+    mtu: Optional[MTU] = None
+    hairpinMode: Optional[bool] = None
+    promiscMode: Optional[bool] = None
+    vlan: Optional[VlanId] = None
+    vlanTrunk: Optional[list[dict[str, int]]] = None
+    preserveDefaultVlan: Optional[bool] = None
+    enabledad: Optional[bool] = None
+    macspoofchk: Optional[bool] = None
+    disableContainerInterface: Optional[bool] = None
+    portIsolation: Optional[bool] = None
+    mac: Optional[MAC] = None
+
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
+
+    def link(self) -> Optional[str]:
+        return f"bridge {self.bridge or 'cni0'}"
+
+
+class HostDevice(InterfacePlugin):
+    """Moves a host device into the pod; exactly one selector names it."""
+
+    type: Literal["host-device"]
+    device: Optional[IfName] = None
+    hwaddr: Optional[MAC] = None
+    kernelpath: Optional[str] = None
+    pciBusID: Optional[str] = None
+    IPAM_REQUIRED: ClassVar[bool] = False
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"deviceID"})
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> "HostDevice":
+        given = [k for k in ("device", "hwaddr", "kernelpath", "pciBusID") if getattr(self, k) is not None]
+        if len(given) > 1:
+            fail([((given[1],), f"give exactly one of device, hwaddr, kernelpath, pciBusID (also got {given[0]})")])
+        return self
+
+
+class Sriov(InterfacePlugin):
+    type: Literal["sriov"]
+    deviceID: Optional[str] = None  # normally injected by Multus from the device plugin
+    vlan: Optional[VlanId] = None
+    vlanQoS: Optional[int] = Field(None, ge=0, le=7)
+    vlanProto: Optional[Literal["802.1q", "802.1Q", "802.1ad", "802.1AD"]] = None
+    mac: Optional[MAC] = None
+    spoofchk: Optional[Literal["on", "off"]] = None
+    trust: Optional[Literal["on", "off"]] = None
+    link_state: Optional[Literal["auto", "enable", "disable"]] = None
+    min_tx_rate: Optional[int] = Field(None, ge=0)
+    max_tx_rate: Optional[int] = Field(None, ge=0)
+    logLevel: Optional[Literal["panic", "error", "warning", "info", "debug"]] = None
+    logFile: Optional[str] = None
+    IPAM_REQUIRED: ClassVar[bool] = False
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac", "ips"})
+
+    @model_validator(mode="after")
+    def _vlan_options(self) -> "Sriov":
+        problems = []
+        if self.vlanQoS and not self.vlan:
+            problems.append((("vlanQoS",), "needs a non-zero vlan"))
+        if self.vlanProto and not self.vlan:
+            problems.append((("vlanProto",), "needs a non-zero vlan"))
+        if self.min_tx_rate and self.max_tx_rate and self.min_tx_rate > self.max_tx_rate:
+            problems.append((("min_tx_rate",), f"{self.min_tx_rate} exceeds max_tx_rate {self.max_tx_rate}"))
+        fail(problems)
+        return self
+
+
+class Tuning(Plugin):
+    type: Literal["tuning"]
+    mac: Optional[MAC] = None
+    mtu: Optional[MTU] = None
+    promisc: Optional[bool] = None
+    allmulti: Optional[bool] = None
+    txQLen: Optional[int] = Field(None, ge=0)
+    sysctl: Optional[dict[str, str]] = None
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
+
+
+class Sbr(Plugin):
+    type: Literal["sbr"]
+    table: Optional[int] = Field(None, ge=0)
+
+
+class Portmap(Plugin):
+    type: Literal["portmap"]
+    snat: Optional[bool] = None
+    masqAll: Optional[bool] = None
+    markMasqBit: Optional[int] = Field(None, ge=0, le=31)
+    externalSetMarkChain: Optional[str] = None
+    conditionsV4: Optional[list[str]] = None
+    conditionsV6: Optional[list[str]] = None
+    backend: Optional[Literal["iptables", "nftables"]] = None
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"portMappings"})
+
+    @model_validator(mode="after")
+    def _mark(self) -> "Portmap":
+        if self.markMasqBit is not None and self.externalSetMarkChain is not None:
+            fail([(("markMasqBit",), "cannot be set together with externalSetMarkChain")])
+        return self
+
+
+class Bandwidth(Plugin):
+    type: Literal["bandwidth"]
+    ingressRate: Optional[int] = Field(None, ge=0)
+    ingressBurst: Optional[int] = Field(None, ge=0)
+    egressRate: Optional[int] = Field(None, ge=0)
+    egressBurst: Optional[int] = Field(None, ge=0)
+    unshapedSubnets: Optional[list[CIDR]] = None
+    shapedSubnets: Optional[list[CIDR]] = None
+    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"bandwidth"})
+
+
+PLUGINS: dict[str, type[Plugin]] = {
+    m.model_fields["type"].annotation.__args__[0]: m
+    for m in (Macvlan, Ipvlan, Bridge, HostDevice, Sriov, Tuning, Sbr, Portmap, Bandwidth)
+}
