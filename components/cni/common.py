@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from ..config.base import Model
 from . import addresses
@@ -73,7 +73,13 @@ MTU = Annotated[int, AfterValidator(_mtu)]
 VlanId = Annotated[int, Field(ge=0, le=4094)]
 
 
-class Route(Model):
+class CniModel(Model):
+    """CNI plugins decode JSON with Go's types: "yes" is not a boolean nor "1500" a number."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class Route(CniModel):
     dst: CIDR
     gw: Optional[IP] = None
     mtu: Optional[int] = None
@@ -83,14 +89,14 @@ class Route(Model):
     scope: Optional[int] = None
 
 
-class Dns(Model):
+class Dns(CniModel):
     nameservers: Optional[list[IP]] = None
     domain: Optional[str] = None
     search: Optional[list[str]] = None
     options: Optional[list[str]] = None
 
 
-class Plugin(Model):
+class Plugin(CniModel):
     """Keys any plugin may carry (CNI SPEC.md "Network configuration" and CONVENTIONS.md)."""
 
     type: str

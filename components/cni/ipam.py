@@ -13,9 +13,8 @@ from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import model_validator
 
-from ..config.base import Model
 from ..config.errors import fail
-from .common import CIDR, IP, Dns, InterfaceAddress, Route
+from .common import CIDR, IP, CniModel, Dns, InterfaceAddress, Route
 
 from .addresses import Address, Network, ip, network
 
@@ -64,7 +63,7 @@ def _range_problems(loc: tuple, subnet_text: str, start: Optional[str], end: Opt
     return problems
 
 
-class Ipam(Model):
+class Ipam(CniModel):
     type: str
     routes: Optional[list[Route]] = None
     dns: Optional[Dns] = None
@@ -75,7 +74,7 @@ class Ipam(Model):
         return []
 
 
-class HostLocalRange(Model):
+class HostLocalRange(CniModel):
     subnet: CIDR
     rangeStart: Optional[IP] = None
     rangeEnd: Optional[IP] = None
@@ -135,7 +134,7 @@ class HostLocal(Ipam):
         return [r.pool() for range_set in self.ranges or () for r in range_set]
 
 
-class StaticAddress(Model):
+class StaticAddress(CniModel):
     address: InterfaceAddress
     gateway: Optional[IP] = None
 
@@ -155,7 +154,7 @@ class Static(Ipam):
         return pools
 
 
-class DhcpOption(Model):
+class DhcpOption(CniModel):
     option: str
     skipDefault: Optional[bool] = None
     value: Optional[str] = None
@@ -181,7 +180,7 @@ def _whereabouts_range(text: str) -> tuple[Network, Optional[Address], Optional[
     return network(text), None, None
 
 
-class WhereaboutsRange(Model):
+class WhereaboutsRange(CniModel):
     range: str
     range_start: Optional[IP] = None
     range_end: Optional[IP] = None
@@ -263,15 +262,6 @@ class Whereabouts(Ipam):
         entries = ([WhereaboutsRange(range=self.range, range_start=self.range_start, range_end=self.range_end)]
                    if self.range else [])
         return [e.pool() for e in entries + list(self.ipRanges or ())]
-
-
-class NoIpam(Model):
-    """`"ipam": {}`: the interface gets no address (L2 only)."""
-
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
-
-    def pools(self) -> list[Pool]:
-        return []
 
 
 IPAMS: dict[str, type[Ipam]] = {m.model_fields["type"].annotation.__args__[0]: m for m in (HostLocal, Static, Dhcp, Whereabouts)}

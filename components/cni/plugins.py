@@ -1,6 +1,6 @@
 """The CNI plugins a Multus secondary network uses, as typed models (discriminated on `type`).
 
-Sources: cni.dev `content/plugins/current/main/{macvlan,ipvlan,bridge,host-device}.md` and
+Sources: cni.dev `content/plugins/current/main/{macvlan,ipvlan,vlan,bridge,ptp,host-device}.md` and
 `meta/{tuning,sbr,portmap,bandwidth}.md`, containernetworking/plugins v1.9 (fields the code
 accepts beyond the docs), k8snetworkplumbingwg/sriov-cni `docs/configuration-reference.md`.
 """
@@ -50,6 +50,22 @@ class Ipvlan(InterfacePlugin):
 
     def link(self) -> Optional[str]:
         return f"master {self.master or '(default route interface)'}"
+
+
+class Vlan(InterfacePlugin):
+    type: Literal["vlan"]
+    master: Optional[str] = None
+    vlanId: VlanId
+    mtu: Optional[MTU] = None
+    linkInContainer: Optional[bool] = None
+
+    def link(self) -> Optional[str]:
+        return f"master {self.master or '(default route interface)'} vlan {self.vlanId}"
+
+
+class Ptp(InterfacePlugin):
+    type: Literal["ptp"]
+    mtu: Optional[MTU] = None
 
 
 class Bridge(InterfacePlugin):
@@ -173,5 +189,5 @@ class Bandwidth(Plugin):
 
 PLUGINS: dict[str, type[Plugin]] = {
     m.model_fields["type"].annotation.__args__[0]: m
-    for m in (Macvlan, Ipvlan, Bridge, HostDevice, Sriov, Tuning, Sbr, Portmap, Bandwidth)
+    for m in (Macvlan, Ipvlan, Vlan, Bridge, Ptp, HostDevice, Sriov, Tuning, Sbr, Portmap, Bandwidth)
 }

@@ -1,0 +1,277 @@
+"""The network catalog: upstream example configs pass unchanged; bad ones fail at the right path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.config import ConfigError, NetworkConfig, load_stack_config, validate
+from conftest import config_of, guide_nad
+
+# Each config is an upstream example, verbatim apart from JSON syntax fixes (trailing commas).
+UPSTREAM = {
+    # cni.dev content/plugins/current/main/macvlan.md "Example configuration"
+    "macvlan-dhcp": {"name": "mynet", "type": "macvlan", "master": "eth0", "linkInContainer": False, "ipam": {"type": "dhcp"}},
+    # cni.dev content/plugins/current/main/ipvlan.md "Example configuration"
+    "ipvlan": {"name": "mynet", "type": "ipvlan", "master": "eth0", "linkInContainer": False,
+               "ipam": {"type": "host-local", "subnet": "10.1.2.0/24"}},
+    # cni.dev content/plugins/current/main/bridge.md "Example configuration"
+    "bridge": {"cniVersion": "0.3.1", "name": "mynet", "type": "bridge", "bridge": "mynet0", "isDefaultGateway": True,
+               "forceAddress": False, "ipMasq": True, "hairpinMode": True, "ipam": {"type": "host-local", "subnet": "10.10.0.0/16"}},
+    # cni.dev content/plugins/current/main/bridge.md "Example L2-only configuration"
+    "bridge-l2": {"cniVersion": "0.3.1", "name": "mynet", "type": "bridge", "bridge": "mynet0", "ipam": {}},
+    # cni.dev content/plugins/current/main/host-device.md example
+    "host-device": {"cniVersion": "0.3.1", "type": "host-device", "device": "enp0s1"},
+    # cni.dev content/plugins/current/ipam/host-local.md: two range sets, dual stack, routes, dataDir
+    "host-local-ranges": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "10.10.0.0/16", "rangeStart": "10.10.1.20", "rangeEnd": "10.10.3.50", "gateway": "10.10.0.254"},
+                    {"subnet": "172.16.5.0/24"}],
+                   [{"subnet": "3ffe:ffff:0:01ff::/64", "rangeStart": "3ffe:ffff:0:01ff::0010", "rangeEnd": "3ffe:ffff:0:01ff::0020"}]],
+        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "192.168.0.0/16", "gw": "10.10.5.1"}, {"dst": "3ffe:ffff:0:01ff::1/64"}],
+        "dataDir": "/run/my-orchestrator/container-ipam-state"}},
+    # cni.dev content/plugins/current/ipam/host-local.md: the deprecated top-level form
+    "host-local-legacy": {"cniVersion": "0.3.1", "type": "bridge", "ipam": {
+        "type": "host-local", "subnet": "3ffe:ffff:0:01ff::/64", "rangeStart": "3ffe:ffff:0:01ff::0010",
+        "rangeEnd": "3ffe:ffff:0:01ff::0020", "routes": [{"dst": "3ffe:ffff:0:01ff::1/64"}], "resolvConf": "/etc/resolv.conf"}},
+    # cni.dev content/plugins/current/ipam/static.md example
+    "static": {"cniVersion": "0.4.0", "type": "macvlan", "master": "eth0", "ipam": {
+        "type": "static",
+        "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}, {"address": "3ffe:ffff:0:01ff::1/64", "gateway": "3ffe:ffff:0::1"}],
+        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "192.168.0.0/16", "gw": "10.10.5.1"}, {"dst": "3ffe:ffff:0:01ff::1/64"}],
+        "dns": {"nameservers": ["8.8.8.8"], "domain": "example.com", "search": ["example.com"]}}},
+    # cni.dev content/plugins/current/ipam/dhcp.md: request and provide options
+    "dhcp-options": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {
+        "type": "dhcp", "daemonSocketPath": "/run/cni/dhcp.sock",
+        "request": [{"skipDefault": False, "option": "classless-static-routes"}],
+        "provide": [{"option": "host-name", "fromArg": "K8S_POD_NAME"}]}},
+    # k8snetworkplumbingwg/whereabouts README.md "Example configuration"
+    "whereabouts": {"cniVersion": "0.3.0", "name": "whereaboutsexample", "type": "macvlan", "master": "eth0", "mode": "bridge",
+                    "ipam": {"type": "whereabouts", "range": "192.168.2.225/28", "exclude": ["192.168.2.229/30", "192.168.2.236/32"]}},
+    # k8snetworkplumbingwg/whereabouts README.md: range with a start and end inside the prefix
+    "whereabouts-span": {"cniVersion": "0.3.0", "type": "macvlan", "master": "eth1", "mode": "bridge",
+                         "ipam": {"type": "whereabouts", "range": "192.168.2.225-192.168.2.230/28"}},
+    # k8snetworkplumbingwg/whereabouts doc/extended-configuration.md: dual stack with ipRanges
+    "whereabouts-dual": {"cniVersion": "0.3.0", "type": "macvlan", "master": "eth2", "ipam": {
+        "type": "whereabouts", "ipRanges": [{"range": "192.168.10.0/24"}, {"range": "abcd::/64"}]}},
+    # k8snetworkplumbingwg/sriov-cni docs/configuration-reference.md "Advanced configuration"
+    "sriov": {"cniVersion": "0.3.1", "name": "sriov-advanced", "type": "sriov", "vlan": 1000, "vlanQoS": 4, "vlanProto": "802.1ad",
+              "spoofchk": "off", "trust": "on", "link_state": "enable", "min_tx_rate": 100, "max_tx_rate": 200,
+              "ipam": {"type": "host-local", "subnet": "10.56.217.0/24", "rangeStart": "10.56.217.171",
+                       "rangeEnd": "10.56.217.181", "routes": [{"dst": "0.0.0.0/0"}], "gateway": "10.56.217.1"}},
+    # k8snetworkplumbingwg/multus-cni docs/how-to-use.md: static IPAM and mac through capabilities, chained tuning
+    "multus-ips-mac": {"cniVersion": "0.3.1", "plugins": [
+        {"type": "macvlan", "capabilities": {"ips": True}, "master": "eth0", "mode": "bridge", "ipam": {"type": "static"}},
+        {"type": "tuning", "capabilities": {"mac": True}}]},
+    # cni.dev content/plugins/current/meta/tuning.md: sysctls, and interface attributes
+    "tuning-sysctl": {"cniVersion": "0.3.1", "plugins": [
+        {"type": "bridge", "ipam": {}},
+        {"name": "mytuning", "type": "tuning", "sysctl": {"net.core.somaxconn": "500", "net.ipv4.conf.IFNAME.arp_filter": "1"}},
+        {"name": "mytuning", "type": "tuning", "mac": "c2:b0:57:49:47:f1", "mtu": 1454, "promisc": True, "allmulti": True}]},
+    # cni.dev content/plugins/current/meta/portmap.md "A configuration file with all options set" (after ptp)
+    "portmap": {"cniVersion": "0.3.1", "name": "mynet", "plugins": [
+        {"type": "ptp", "ipMasq": True, "ipam": {"type": "host-local", "subnet": "172.16.30.0/24", "routes": [{"dst": "0.0.0.0/0"}]}},
+        {"type": "portmap", "backend": "iptables", "capabilities": {"portMappings": True}, "snat": True, "markMasqBit": 13,
+         "conditionsV4": ["!", "-d", "192.0.2.0/24"], "conditionsV6": ["!", "-d", "fc00::/7"]}]},
+    # cni.dev content/plugins/current/meta/bandwidth.md example conflist
+    "bandwidth": {"cniVersion": "0.3.1", "name": "mynet", "plugins": [
+        {"type": "ptp", "ipMasq": True, "mtu": 512, "ipam": {"type": "host-local", "subnet": "10.0.0.0/24"}, "dns": {"nameservers": ["10.1.0.1"]}},
+        {"name": "slowdown", "type": "bandwidth", "ingressRate": 123, "ingressBurst": 456, "egressRate": 123, "egressBurst": 456}]},
+    # cni.dev content/plugins/current/meta/sbr.md, chained after a main plugin
+    "sbr": {"name": "macvlan-sbr", "cniVersion": "0.3.0", "plugins": [
+        {"type": "macvlan", "master": "eth3", "ipam": {"type": "dhcp"}}, {"type": "sbr"}]},
+    # cni.dev content/plugins/current/main/vlan.md example
+    "vlan": {"name": "mynet", "cniVersion": "0.3.1", "type": "vlan", "master": "eth0", "mtu": 1500, "vlanId": 5,
+             "linkInContainer": False, "ipam": {"type": "host-local", "subnet": "10.1.1.0/24"}, "dns": {"nameservers": ["10.1.1.1", "8.8.8.8"]}},
+}
+
+
+def _network(config, **extra):
+    return NetworkConfig.model_validate({"name": "net-a", "config": config, **extra})
+
+
+@pytest.mark.parametrize("case", sorted(UPSTREAM))
+def test_upstream_examples_pass_and_come_out_unchanged(case):
+    config = UPSTREAM[case]
+    network = _network(config)
+    emitted = json.loads(network.config_json)
+    assert emitted == {**config, "name": config.get("name", "net-a")}
+
+
+def test_the_guide_nad_passes_with_its_pool():
+    network = _network(guide_nad()["spec"]["config"])
+    assert network.summary.chain == ("macvlan",)
+    assert network.summary.ipam == "host-local"
+    assert [str(p) for p in network.summary.pools] == ["192.168.1.200-192.168.1.216"]
+    assert network.summary.links == (("macvlan", "master eth0"),)
+
+
+def test_summary_lists_chain_capabilities_and_pools():
+    summary = _network(UPSTREAM["multus-ips-mac"]).summary
+    assert summary.chain == ("macvlan", "tuning")
+    assert summary.capabilities == {"ips", "mac"}
+    assert summary.is_conflist
+    dual = _network(UPSTREAM["host-local-ranges"]).summary
+    assert [str(p) for p in dual.pools] == ["10.10.1.20-10.10.3.50", "172.16.5.1-172.16.5.254", "3ffe:ffff:0:1ff::10-3ffe:ffff:0:1ff::20"]
+
+
+def test_raw_passes_a_third_party_plugin_and_still_checks_known_ones():
+    config = {"cniVersion": "0.3.1", "plugins": [
+        {"type": "macvlan", "master": "eth0", "ipam": {"type": "whereabouts", "range": "10.9.0.0/24"}},
+        {"type": "route-override", "flushroutes": True, "addroutes": [{"dst": "10.0.0.0/8"}]}]}
+    assert json.loads(_network(config, raw=True).config_json)["plugins"][1]["type"] == "route-override"
+    bad = {**config, "plugins": [{**config["plugins"][0], "mode": "bogus"}, config["plugins"][1]]}
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": bad, "raw": True}, "net")
+    assert [p.path for p in caught.value.problems] == ["net.config.plugins[0].mode"]
+
+
+def _problems(networks, workloads=None):
+    keys = {"networks": networks}
+    if workloads:
+        keys["workloads"] = workloads
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(config_of(**keys))
+    return [str(p) for p in caught.value.problems]
+
+
+def _macvlan(ipam=None, **fields):
+    return {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", **fields, "ipam": ipam if ipam is not None else {}}
+
+
+def _host_local(**fields):
+    return _macvlan({"type": "host-local", **fields})
+
+
+P = "multus-cni:networks[0].config"
+BAD = [
+    ("unknown plugin type", {"cniVersion": "0.3.1", "type": "macvlna", "ipam": {}}, f"{P}.type", "unknown plugin type 'macvlna'; did you mean 'macvlan'?"),
+    ("unknown IPAM type", _macvlan({"type": "host-locl"}), f"{P}.ipam.type", "did you mean 'host-local'?"),
+    ("misspelt plugin key", _macvlan(mastr="eth0"), f"{P}.mastr", "unknown key; did you mean 'master'?"),
+    ("misspelt IPAM key", _host_local(subnet="10.0.0.0/24", rangestart="10.0.0.5"), f"{P}.ipam.rangestart", "did you mean 'rangeStart'?"),
+    ("misspelt range key", _host_local(ranges=[[{"subnet": "10.0.0.0/24", "gatway": "10.0.0.1"}]]), f"{P}.ipam.ranges[0][0].gatway",
+     "did you mean 'gateway'?"),
+    ("macvlan mode", _macvlan(mode="bogus"), f"{P}.mode", "must be 'bridge', 'private', 'vepa', 'passthru'"),
+    ("ipvlan mode", {"cniVersion": "0.3.1", "type": "ipvlan", "mode": "l4", "ipam": {}}, f"{P}.mode", "must be 'l2', 'l3' or 'l3s'"),
+    ("mtu too small", _macvlan(mtu=40), f"{P}.mtu", "MTU 40 is out of range"),
+    ("mtu not a number", _macvlan(mtu="jumbo"), f"{P}.mtu", "must be a whole number"),
+    ("bad mac", _macvlan(mac="zz:00:00:00:00:00"), f"{P}.mac", "is not a MAC address"),
+    ("missing ipam", {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0"}, f"{P}.ipam", "macvlan needs an ipam section"),
+    ("subnet /33", _host_local(subnet="10.0.0.0/33"), f"{P}.ipam.subnet", "is not a subnet in CIDR form"),
+    ("subnet without prefix", _host_local(subnet="10.0.0.0"), f"{P}.ipam.subnet", "needs a prefix length"),
+    ("range start outside subnet", _host_local(subnet="10.0.0.0/24", rangeStart="10.0.1.5"), f"{P}.ipam.rangeStart",
+     "10.0.1.5 is outside the subnet 10.0.0.0/24"),
+    ("range end before start", _host_local(ranges=[[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.50", "rangeEnd": "10.0.0.10"}]]),
+     f"{P}.ipam.ranges[0][0].rangeEnd", "comes before rangeStart"),
+    ("gateway outside subnet", _host_local(ranges=[[{"subnet": "10.0.0.0/24", "gateway": "10.1.0.1"}]]), f"{P}.ipam.ranges[0][0].gateway",
+     "is outside the subnet"),
+    ("IPv6 start in IPv4 subnet", _host_local(subnet="10.0.0.0/24", rangeStart="fd00::5"), f"{P}.ipam.rangeStart", "is outside the subnet"),
+    ("host-local without ranges", _host_local(), f"{P}.ipam", "host-local needs ranges"),
+    ("both host-local forms", _host_local(subnet="10.0.0.0/24", ranges=[[{"subnet": "10.0.0.0/24"}]]), f"{P}.ipam.subnet",
+     "use either ranges or the legacy"),
+    ("empty range set", _host_local(ranges=[[]]), f"{P}.ipam.ranges[0]", "at least one range"),
+    ("route dst not CIDR", _host_local(subnet="10.0.0.0/24", routes=[{"dst": "default"}]), f"{P}.ipam.routes[0].dst", "is not a subnet"),
+    ("route gw not an IP", _host_local(subnet="10.0.0.0/24", routes=[{"dst": "0.0.0.0/0", "gw": "10.0.0.300"}]),
+     f"{P}.ipam.routes[0].gw", "is not an IP address"),
+    ("static address without prefix", _macvlan({"type": "static", "addresses": [{"address": "10.1.1.5"}]}),
+     f"{P}.ipam.addresses[0].address", "needs a prefix length"),
+    ("static dns server", _macvlan({"type": "static", "dns": {"nameservers": ["dns.example"]}}), f"{P}.ipam.dns.nameservers[0]",
+     "is not an IP address"),
+    ("whereabouts without range", _macvlan({"type": "whereabouts"}), f"{P}.ipam.range", "whereabouts needs a range"),
+    ("whereabouts bad span", _macvlan({"type": "whereabouts", "range": "10.0.0.20-10.0.0.10/24"}), f"{P}.ipam.range",
+     "must lie, in order, inside the prefix"),
+    ("whereabouts start outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "range_start": "10.0.9.1"}),
+     f"{P}.ipam.range_start", "is outside the range"),
+    ("whereabouts exclude outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "exclude": ["10.9.0.0/28"]}),
+     f"{P}.ipam.exclude[0]", "excludes nothing"),
+    ("bridge vlan out of range", {"cniVersion": "0.3.1", "type": "bridge", "vlan": 4095, "ipam": {}}, f"{P}.vlan",
+     "must be less than or equal to 4094"),
+    ("sriov QoS without vlan", {"cniVersion": "0.3.1", "type": "sriov", "vlanQoS": 3}, f"{P}.vlanQoS", "needs a non-zero vlan"),
+    ("sriov QoS out of range", {"cniVersion": "0.3.1", "type": "sriov", "vlan": 10, "vlanQoS": 9}, f"{P}.vlanQoS",
+     "must be less than or equal to 7"),
+    ("sriov spoofchk", {"cniVersion": "0.3.1", "type": "sriov", "spoofchk": "yes"}, f"{P}.spoofchk", "must be 'on' or 'off'"),
+    ("host-device two selectors", {"cniVersion": "0.3.1", "type": "host-device", "device": "eth1", "hwaddr": "02:00:00:00:00:01"},
+     f"{P}.hwaddr", "give exactly one of device"),
+    ("portmap mark bit and chain", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge", "ipam": {}},
+     {"type": "portmap", "markMasqBit": 13, "externalSetMarkChain": "X"}]}, f"{P}.plugins[1].markMasqBit", "cannot be set together"),
+    ("conflist key outside plugins", {"cniVersion": "0.3.1", "master": "eth0", "plugins": [{"type": "bridge", "ipam": {}}]},
+     f"{P}.master", "plugin settings go inside plugins[]"),
+    ("capabilities not booleans", _macvlan(capabilities={"ips": "yes"}), f"{P}.capabilities.ips", "must be true or false"),
+    ("tuning sysctl values", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge", "ipam": {}}, {"type": "tuning", "sysctl": {"a": 1}}]},
+     f"{P}.plugins[1].sysctl.a", "must be text"),
+]
+
+
+@pytest.mark.parametrize("case, config, path, words", BAD, ids=[b[0] for b in BAD])
+def test_bad_plugin_configs_are_rejected_at_their_path(case, config, path, words):
+    problems = _problems([{"name": "net-a", "config": config}])
+    assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
+
+
+def test_overlapping_ranges_on_one_master_are_rejected():
+    problems = _problems([
+        {"name": "net-a", "config": _host_local(subnet="10.0.0.0/24")},
+        {"name": "net-b", "config": _host_local(ranges=[[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.100"}]])},
+    ])
+    assert problems == [
+        "multus-cni:networks[1].config: addresses 10.0.0.100-10.0.0.254 overlap 10.0.0.1-10.0.0.254 of network default/net-a "
+        "(networks[0]) on master eth0; networks sharing a link must not hand out the same addresses (both whereabouts with "
+        "enable_overlapping_ranges is the exception)"
+    ]
+
+
+def test_same_range_on_other_masters_or_families_is_fine():
+    load_stack_config(config_of(networks=[
+        {"name": "net-a", "config": _host_local(subnet="10.0.0.0/24")},
+        {"name": "net-b", "config": {**_host_local(subnet="10.0.0.0/24"), "master": "eth1"}},
+        {"name": "net-c", "config": _host_local(subnet="fd00::/64")},
+        {"name": "net-d", "config": _host_local(ranges=[[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.255"}]])},
+    ]))
+
+
+def test_whereabouts_with_overlapping_ranges_enabled_may_overlap():
+    where = _macvlan({"type": "whereabouts", "range": "10.0.0.0/24"})
+    load_stack_config(config_of(networks=[{"name": "net-a", "config": where}, {"name": "net-b", "config": where}]))
+    strict = _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "enable_overlapping_ranges": False})
+    assert _problems([{"name": "net-a", "config": where}, {"name": "net-b", "config": strict}])
+
+
+def test_overlap_check_finds_each_overlap_among_many_networks():
+    networks = [{"name": f"net-{i}", "config": _host_local(subnet=f"10.{i}.0.0/24")} for i in range(200)]
+    networks[150]["config"] = _host_local(subnet="10.42.0.128/25")
+    problems = _problems(networks)
+    assert len(problems) == 1 and "networks[42]" in problems[0] and problems[0].startswith("multus-cni:networks[150].config")
+
+
+def _warnings(networks, workloads=()):
+    return [(loc, message) for loc, message in load_stack_config(config_of(networks=networks, workloads=list(workloads))).warnings()]
+
+
+def test_host_local_shared_by_several_pods_warns():
+    net = {"name": "net-a", "config": _host_local(subnet="10.0.0.0/24")}
+    assert _warnings([net], [{"name": "one", "networks": "net-a"}]) == []
+    found = _warnings([net], [{"name": "one", "networks": "net-a"}, {"name": "two", "networks": "net-a"}])
+    assert [loc for loc, _ in found] == [("networks", 0, "config", "ipam")]
+    assert "multus-cni#144" in found[0][1]
+
+
+def test_ipvlan_and_macvlan_on_one_master_warns():
+    found = _warnings([
+        {"name": "net-a", "config": _macvlan()},
+        {"name": "net-b", "config": {"cniVersion": "0.3.1", "type": "ipvlan", "master": "eth0", "ipam": {}}},
+    ])
+    assert [loc for loc, _ in found] == [("networks", 1, "config")]
+
+
+def test_network_warnings_cover_versions_names_and_sriov():
+    def warned(config, **extra):
+        return {loc: message for loc, message in _network(config, **extra).warnings()}
+
+    assert ("config", "cniVersion") in warned({"type": "bridge", "ipam": {}})
+    assert ("config",) in warned({"cniVersion": "1.0.0", "type": "bridge", "ipam": {}})
+    assert ("config", "name") in warned({"cniVersion": "0.3.1", "name": "other", "type": "bridge", "ipam": {}})
+    sriov = {"cniVersion": "0.3.1", "type": "sriov", "vlan": 5}
+    assert ("annotations",) in warned(sriov)
+    assert ("annotations",) not in warned(sriov, annotations={"k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov"})
+    assert warned(UPSTREAM["bridge"]) == {("config", "name"): warned(UPSTREAM["bridge"])[("config", "name")]}
