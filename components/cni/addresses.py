@@ -20,10 +20,12 @@ Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 def ip(text: str) -> Address:
     """Raises ValueError for anything that is not one IPv4 or IPv6 address."""
     try:
-        address = ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+        packed = socket.inet_pton(socket.AF_INET, text)
     except (OSError, TypeError):
         return ipaddress.ip_address(text)
-    return address if str(address) == text else ipaddress.ip_address(text)
+    if socket.inet_ntop(socket.AF_INET, packed) != text:
+        return ipaddress.ip_address(text)
+    return ipaddress.IPv4Address(packed)
 
 
 @functools.lru_cache(maxsize=65536)
