@@ -27,7 +27,7 @@ attachments = {
 workloads = [
     SampleWorkload(
         f"{workload.namespace}/{workload.name}", workload,
-        networks=[attachments[key] for key in workload.network_keys()],
+        networks=[attachments[key] for key in workload.network_keys() if key in attachments],
         config_path=config_path(project, "workloads", index),
     )
     for index, workload in enumerate(stack.workloads)
@@ -36,4 +36,4 @@ workloads = [
 pulumi.export("multusNamespace", multus.namespace)
 pulumi.export("multusDaemonSet", multus.daemonset_name)
 pulumi.export("networks", sorted(network.ref for network in stack.networks))
-pulumi.export("networkStatus", {w.workload.namespace + "/" + w.workload.name: w.network_status for w in workloads})
+pulumi.export("networkStatus", {w.config.ref: w.network_status for w in workloads})

@@ -1,4 +1,4 @@
-"""A sample Pod attached to secondary networks, as the Tanzu guide's `sample-pod`."""
+"""A sample Pod (or Deployment) attached to secondary networks, as the Tanzu guide's `sample-pod`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import pulumi
 
 from . import kube
-from .annotations import NETWORK_STATUS, NETWORKS
+from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
 from .config import WorkloadConfig, validate
 from .network_attachment import NetworkAttachment
@@ -17,16 +17,43 @@ from .warnings import warn_all
 TYPE = "multus-cni:index:SampleWorkload"
 
 
-def pod_manifest(workload: WorkloadConfig) -> dict:
+NAME_LABEL = "app.kubernetes.io/name"
+#: On a Deployment's pod template: changes when a network's config does, so pods roll and
+#: Multus re-reads the NADs (it reads them only when a pod is created).
+DIGEST_ANNOTATION = "multus-cni/networks-digest"
+
+
+def pod_annotations(workload: WorkloadConfig) -> dict[str, str]:
+    annotations = {NETWORKS: workload.annotation()}
+    if workload.defaultNetwork:
+        annotations[DEFAULT_NETWORK] = workload.defaultNetwork
+    return annotations
+
+
+def manifest(workload: WorkloadConfig, networks_digest: Optional[str] = None) -> dict:
+    """The guide's sample pod, or a Deployment of it."""
+    labels = {NAME_LABEL: workload.name}
+    pod_spec = {"containers": [{"name": workload.name, "image": workload.image, "command": list(workload.command)}]}
+    if workload.kind == "Pod":
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": workload.name, "namespace": workload.namespace, "labels": labels,
+                         "annotations": pod_annotations(workload)},
+            "spec": pod_spec,
+        }
+    template_annotations = pod_annotations(workload)
+    if networks_digest:
+        template_annotations[DIGEST_ANNOTATION] = networks_digest
     return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": workload.name,
-            "namespace": workload.namespace,
-            "annotations": {NETWORKS: workload.annotation()},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": workload.name, "namespace": workload.namespace, "labels": labels},
+        "spec": {
+            "replicas": workload.replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels, "annotations": template_annotations}, "spec": pod_spec},
         },
-        "spec": {"containers": [{"name": workload.name, "image": workload.image, "command": list(workload.command)}]},
     }
 
 
@@ -59,12 +86,20 @@ class SampleWorkload(pulumi.ComponentResource):
         label = config_path or f"SampleWorkload {name}"
         workload = validate(WorkloadConfig, args, label)
         warn_all(self, label, workload.warnings())
-        self.workload = workload
+        self.config = workload
 
-        trigger = digest(sorted(n.network.config_json for n in networks)) if networks else None
-        self.pod = kube.create(
-            f"{name}-pod", pod_manifest(workload),
-            pulumi.ResourceOptions(parent=self, depends_on=list(networks) or None, replacement_trigger=trigger),
+        configs = digest(sorted(n.network.config_json for n in networks)) if networks else None
+        role = workload.kind.lower()
+        self.workload = kube.create(
+            f"{name}-{role}", manifest(workload, configs),
+            pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(networks) or None,
+                replacement_trigger=configs if workload.kind == "Pod" else None,
+            ),
         )
-        self.network_status = self.pod.metadata.apply(parse_network_status)
+        # A Deployment's pods come and go under generated names: read them with `verify`.
+        self.network_status = (
+            self.workload.metadata.apply(parse_network_status) if workload.kind == "Pod" else pulumi.Output.from_input(None)
+        )
         self.register_outputs({"networkStatus": self.network_status})

@@ -259,7 +259,7 @@ def host_local_reports(run_: render.Run, *extra: PolicyResource) -> list[tuple[s
 def test_two_pods_on_one_host_local_network_are_reported_against_the_nad(run_stack):
     run_ = run_stack(
         networks=[{"name": "net-a", "config": HOST_LOCAL}, {"name": "net-b", "config": WHEREABOUTS}],
-        workloads=[{"name": "one", "networks": "net-a,net-b"}, {"name": "two", "networks": ["net-a@net2", "net-b"]}],
+        workloads=[{"name": "one", "networks": "net-a,net-b"}, {"name": "two", "networks": ["net-a@data0", "net-b"]}],
     )
     reports = host_local_reports(run_)
     assert len(reports) == 1

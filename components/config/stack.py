@@ -8,9 +8,10 @@ import json
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, model_validator
 
-from .base import Model
+from .attachments import attachment_problems
+from .base import DnsLabel, Model
 from .errors import ConfigError, Problem, fail, join_path, suggest, validate
 from .multus import MultusConfig
 from .network import NetworkConfig
@@ -20,24 +21,41 @@ from .workload import WorkloadConfig
 PROJECT = "multus-cni"
 
 
+class ExternalNetwork(Model):
+    """A NAD this stack does not create (another stack's, or the platform's) that workloads may use."""
+
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            namespace, _, name = value.rpartition("/")
+            return {"name": name, **({"namespace": namespace} if namespace else {})}
+        return value
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
 class StackConfig(Model):
     multus: MultusConfig = MultusConfig()
     networks: tuple[NetworkConfig, ...] = ()
+    externalNetworks: tuple[ExternalNetwork, ...] = ()
     workloads: tuple[WorkloadConfig, ...] = ()
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "StackConfig":
+    def _cross_checks(self, info: ValidationInfo) -> "StackConfig":
+        project = (info.context or {}).get("project", PROJECT)
         problems = []
         problems += _duplicates(self.networks, ("networks",), "network")
         problems += _duplicates(self.workloads, ("workloads",), "workload")
-        defined = {n.key for n in self.networks}
-        for w_index, workload in enumerate(self.workloads):
-            for s_index, (namespace, name) in enumerate(workload.network_keys()):
-                if (namespace, name) not in defined:
-                    hint = suggest(name, [n for ns, n in defined if ns == namespace])
-                    problems.append((("workloads", w_index, "networks", s_index), (
-                        f"network {namespace}/{name} is not defined under {PROJECT}:networks{hint}"
-                    )))
+        by_key = {n.key: n for n in self.networks}
+        external = {e.key for e in self.externalNetworks}
+        for index, workload in enumerate(self.workloads):
+            problems += attachment_problems(index, workload, by_key, external, project)
         problems += overlapping_pools(self.networks)
         fail(problems)
         return self
@@ -47,12 +65,14 @@ class StackConfig(Model):
         users: dict[tuple[str, str], list[str]] = defaultdict(list)
         for workload in self.workloads:
             for key in workload.network_keys():
-                users[key].append(f"{workload.namespace}/{workload.name}")
+                users[key] += [workload.ref] if workload.replicas == 1 else [
+                    f"{workload.ref} replica {n}" for n in range(1, workload.replicas + 1)]
         return shared_master_warnings(self.networks) + host_local_warnings(self.networks, users)
 
-    def networks_of(self, workload: WorkloadConfig) -> list[NetworkConfig]:
+    def networks_of(self, workload: WorkloadConfig) -> list[Optional[NetworkConfig]]:
+        """The stack's network for each selection; None for external networks."""
         by_key = {n.key: n for n in self.networks}
-        return [by_key[k] for k in workload.network_keys()]
+        return [by_key.get(k) for k in workload.network_keys()]
 
 
 def _duplicates(items: Iterable[Any], loc: tuple, what: str) -> list[tuple[tuple, str]]:
@@ -91,7 +111,7 @@ def _load(values: Mapping[str, Any], project: str) -> StackConfig:
             continue
         data[key] = _decode(raw)
     try:
-        config = validate(StackConfig, data, prefix)
+        config = validate(StackConfig, data, prefix, context={"project": project})
     except ConfigError as exc:
         problems += exc.problems
         raise ConfigError(problems) from None

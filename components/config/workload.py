@@ -1,12 +1,19 @@
-"""`multus-cni:workloads[]`: sample pods that attach to networks, as in the Tanzu guide."""
+"""`multus-cni:workloads[]`: sample pods that attach to networks, as in the Tanzu guide.
+
+A workload's `networks` is the `k8s.v1.cni.cncf.io/networks` annotation: the comma form
+(`net-a,other-ns/net-b,net-c@ifname`) or a list of selection objects in the network plumbing
+spec's JSON form (multi-net-spec v1.3 §4; Multus `NetworkSelectionElement`).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..canonical import canonical_json
+from ..cni.common import IP, MAC, IfName
 from ..images import pinning_problem
 from .base import DnsLabel, Model
 from .errors import fail
@@ -18,7 +25,35 @@ DEFAULT_IMAGE = "docker.io/library/alpine:3.22"
 
 # Multus pkg/k8sclient parsePodNetworkObjectName: `[namespace/]name[@interface]`.
 _SELECTION = re.compile(r"^(?:(?P<namespace>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<interface>[^/@]*))?$")
-IFNAMSIZ = 15  # Linux interface names are at most 15 characters (IFNAMSIZ - 1)
+
+
+def _address(value: str) -> str:
+    """An `ips` request: an address, with or without its prefix length."""
+    from ..cni.addresses import ip, network
+
+    try:
+        network(value) if "/" in value else ip(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (for example 10.1.1.12/24)") from None
+    return value
+
+
+class PortMapping(Model):
+    hostPort: int = Field(ge=1, le=65535)
+    containerPort: int = Field(ge=1, le=65535)
+    protocol: Optional[Literal["TCP", "UDP", "SCTP", "tcp", "udp", "sctp"]] = None
+    hostIP: Optional[IP] = None
+
+
+class BandwidthRequest(Model):
+    ingressRate: Optional[int] = Field(None, ge=0)
+    ingressBurst: Optional[int] = Field(None, ge=0)
+    egressRate: Optional[int] = Field(None, ge=0)
+    egressBurst: Optional[int] = Field(None, ge=0)
+
+
+#: Selection keys that need a capability in the network's plugin chain (spec §4.1.2.1).
+CAPABILITY_OF = {"ips": "ips", "mac": "mac", "portMappings": "portMappings", "bandwidth": "bandwidth"}
 
 
 class NetworkSelection(Model):
@@ -26,13 +61,18 @@ class NetworkSelection(Model):
 
     name: DnsLabel
     namespace: Optional[DnsLabel] = None
-    interface: Optional[str] = None
+    interface: Optional[IfName] = None
+    ips: Optional[tuple[str, ...]] = None
+    mac: Optional[MAC] = None
+    default_route: Optional[tuple[IP, ...]] = Field(None, alias="default-route")
+    cni_args: Optional[dict[str, Any]] = Field(None, alias="cni-args")
+    portMappings: Optional[tuple[PortMapping, ...]] = None
+    bandwidth: Optional[BandwidthRequest] = None
 
-    @field_validator("interface")
+    @field_validator("ips")
     @classmethod
-    def _interface(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and (not value or len(value) > IFNAMSIZ or re.search(r"[\s/:]", value)):
-            raise ValueError(f"{value!r} is not a Linux interface name (1 to {IFNAMSIZ} characters, no spaces, '/' or ':')")
+    def _ips(cls, value: Optional[tuple[str, ...]]) -> Optional[tuple[str, ...]]:
+        fail([((index,), _problem(_address, ip)) for index, ip in enumerate(value or ()) if _problem(_address, ip)])
         return value
 
     @staticmethod
@@ -41,22 +81,44 @@ class NetworkSelection(Model):
         match = _SELECTION.match(text.strip())
         return {k: v for k, v in match.groupdict().items() if v is not None} if match else None
 
+    @property
+    def is_simple(self) -> bool:
+        """Expressible in the comma form: nothing beyond name, namespace and interface."""
+        return all(getattr(self, key) is None for key in ("ips", "mac", "default_route", "cni_args", "portMappings", "bandwidth"))
+
+    def requested_capabilities(self) -> list[str]:
+        return [cap for key, cap in CAPABILITY_OF.items() if getattr(self, key) is not None]
+
     def text(self) -> str:
         out = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{out}@{self.interface}" if self.interface else out
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def _problem(check: Any, value: Any) -> Optional[str]:
+    try:
+        check(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 class WorkloadConfig(Model):
     name: DnsLabel = "sample-pod"
     namespace: DnsLabel = "default"
+    kind: Literal["Pod", "Deployment"] = "Pod"
+    replicas: int = Field(1, ge=1)
     networks: tuple[NetworkSelection, ...] = Field(min_length=1)
+    defaultNetwork: Optional[str] = None
     image: str = Field(DEFAULT_IMAGE, min_length=1)
     command: tuple[str, ...] = GUIDE_COMMAND
 
     @field_validator("networks", mode="before")
     @classmethod
     def _comma_form(cls, value: Any) -> Any:
-        """The annotation's comma form, or a list of names; both as the guide writes them."""
+        """The annotation's comma form, or a list of names or selection objects."""
         if isinstance(value, str):
             value = [part for part in value.split(",") if part.strip()]
         if not isinstance(value, (list, tuple)):
@@ -72,17 +134,48 @@ class WorkloadConfig(Model):
         fail(problems)
         return parsed
 
+    @field_validator("defaultNetwork")
+    @classmethod
+    def _default_network(cls, value: Optional[str]) -> Optional[str]:
+        fields = NetworkSelection.parse(value) if value is not None else {}
+        if fields is None or "interface" in (fields or {}):
+            raise ValueError(f"{value!r} is not a network reference; write name or namespace/name")
+        return value
+
+    @model_validator(mode="after")
+    def _kind(self) -> "WorkloadConfig":
+        if self.kind == "Pod" and self.replicas != 1:
+            fail([(("replicas",), "a Pod is one replica; use kind: Deployment for more")])
+        return self
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
     def network_keys(self) -> list[tuple[str, str]]:
         """(namespace, name) of each selected NAD; Multus looks unqualified names up in the pod's namespace."""
         return [(s.namespace or self.namespace, s.name) for s in self.networks]
 
+    def default_network_key(self) -> Optional[tuple[str, str]]:
+        if self.defaultNetwork is None:
+            return None
+        namespace, _, name = self.defaultNetwork.rpartition("/")
+        return (namespace or self.namespace, name)
+
+    def interfaces(self) -> list[str]:
+        """The interface each attachment gets: the requested one, else net<position> (Multus getIfname)."""
+        return [s.interface or f"net{index}" for index, s in enumerate(self.networks, start=1)]
+
+    def annotation(self) -> str:
+        """The comma form when it can say everything, else the JSON form (canonical)."""
+        if all(s.is_simple for s in self.networks):
+            return ",".join(s.text() for s in self.networks)
+        return canonical_json([s.as_json() for s in self.networks])
+
     def warnings(self) -> list[tuple[tuple, str]]:
         problem = pinning_problem(self.image)
         return [(("image",), f"{problem}; pin a release tag such as {DEFAULT_IMAGE!r}")] if problem else []
-
-    def annotation(self) -> str:
-        return ",".join(s.text() for s in self.networks)
