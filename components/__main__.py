@@ -31,6 +31,12 @@ def _conformance(args: argparse.Namespace) -> int:
     return conformance.command(args)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from . import verify
+
+    return verify.command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     conformance_cmd = commands.add_parser("conformance", help="run each network through the real CNI plugin binaries (root)")
     _stack_options(conformance_cmd)
     conformance_cmd.set_defaults(func=_conformance)
+
+    verify_cmd = commands.add_parser("verify", help="check the workloads' live network-status against the config")
+    _stack_options(verify_cmd)
+    verify_cmd.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    verify_cmd.add_argument("--context", help="kubeconfig context to use")
+    verify_cmd.add_argument("--workload", help="offline: the workload (name or namespace/name) a recorded status belongs to")
+    verify_cmd.add_argument("--network-status-file", help="offline: a file holding the annotation value, or the whole pod")
+    verify_cmd.set_defaults(func=_verify)
     args = parser.parse_args(argv)
 
     from .stackfile import StackFileError

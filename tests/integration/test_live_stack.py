@@ -18,7 +18,19 @@ def test_preview_after_up_shows_no_changes(deployed, pulumi):
     pulumi("preview", "--stack", "dev", "--expect-no-changes")
 
 
+def test_verify_confirms_every_attachment(deployed):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "components", "verify", "--stack", "dev"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_destroy_refuses_to_delete_protected_multus(deployed, pulumi):
     done = pulumi("destroy", "--stack", "dev", "--yes", check=False)
     assert done.returncode != 0
     assert "protect" in (done.stdout + done.stderr)
+

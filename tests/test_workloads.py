@@ -1,0 +1,125 @@
+"""Workloads: selection objects, cross-checks against the networks, Deployments, annotations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.annotations import DEFAULT_NETWORK, NETWORKS
+from components.config import ConfigError, load_stack_config
+from components.sample_workload import DIGEST_ANNOTATION
+from conftest import POD, config_of, only
+
+STATIC = {"cniVersion": "0.3.1", "plugins": [
+    {"type": "macvlan", "master": "eth0", "capabilities": {"ips": True}, "ipam": {"type": "static"}},
+    {"type": "tuning", "capabilities": {"mac": True}}]}
+HOST_LOCAL_IPS = {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1", "capabilities": {"ips": True},
+                  "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.5.0.0/24", "rangeStart": "10.5.0.100", "rangeEnd": "10.5.0.150"}]]}}
+PLAIN = {"cniVersion": "0.3.1", "type": "bridge", "ipam": {}}
+NETWORKS_ = [{"name": "static-net", "config": STATIC}, {"name": "hl-net", "config": HOST_LOCAL_IPS}, {"name": "plain", "config": PLAIN}]
+
+
+def _problems(*workloads, external=None):
+    keys = {"networks": NETWORKS_, "workloads": list(workloads)}
+    if external:
+        keys["externalNetworks"] = external
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(config_of(**keys))
+    return [str(p) for p in caught.value.problems]
+
+
+W = "multus-cni:workloads[0]"
+BAD = [
+    ("ips without capability", {"networks": [{"name": "plain", "ips": ["10.0.0.5/24"]}]}, f"{W}.networks[0].ips",
+     "does not declare the 'ips' capability"),
+    ("mac without capability", {"networks": [{"name": "hl-net", "mac": "02:00:00:00:00:01"}]}, f"{W}.networks[0].mac",
+     "does not declare the 'mac' capability"),
+    ("port mappings without capability", {"networks": [{"name": "plain", "portMappings": [{"hostPort": 8080, "containerPort": 80}]}]},
+     f"{W}.networks[0].portMappings", "'portMappings' capability"),
+    ("bandwidth without capability", {"networks": [{"name": "plain", "bandwidth": {"ingressRate": 1000}}]}, f"{W}.networks[0].bandwidth",
+     "'bandwidth' capability"),
+    ("requested ip outside the range", {"networks": [{"name": "hl-net", "ips": ["10.5.0.20/24"]}]}, f"{W}.networks[0].ips[0]",
+     "10.5.0.20/24 is outside the addresses of network default/hl-net (10.5.0.100-10.5.0.150)"),
+    ("requested ip not an IP", {"networks": [{"name": "static-net", "ips": ["10.5.0.500"]}]}, f"{W}.networks[0].ips[0]",
+     "is not an IP address"),
+    ("interface too long", {"networks": [{"name": "plain", "interface": "a-very-long-ifname"}]}, f"{W}.networks[0].interface",
+     "1 to 15 characters"),
+    ("interface eth0", {"networks": "plain@eth0"}, f"{W}.networks[0].interface", "taken by the pod's default network"),
+    ("interface twice", {"networks": "plain@data,static-net@data"}, f"{W}.networks[1].interface", "already used by networks[0]"),
+    ("requested name collides with a generated one", {"networks": "plain@net2,static-net"}, f"{W}.networks[1].interface",
+     "interface 'net2' is already used by networks[0]"),
+    ("two default routes", {"networks": [{"name": "plain", "default-route": ["10.0.0.1"]}, {"name": "hl-net", "default-route": ["10.5.0.1"]}]},
+     f"{W}.networks[1].default-route", "only one network may set default-route"),
+    ("default route not an IP", {"networks": [{"name": "plain", "default-route": ["gw"]}]}, f"{W}.networks[0].default-route[0]",
+     "is not an IP address"),
+    ("unknown selection key", {"networks": [{"name": "plain", "interfce": "x"}]}, f"{W}.networks[0].interfce",
+     "did you mean 'interface'?"),
+    ("replicas on a Pod", {"networks": "plain", "replicas": 3}, f"{W}.replicas", "use kind: Deployment"),
+    ("replicas with fixed ips", {"kind": "Deployment", "replicas": 2, "networks": [{"name": "static-net", "ips": ["10.1.1.5/24"]}]},
+     f"{W}.replicas", "2 replicas would all request the same ips"),
+    ("unknown kind", {"kind": "StatefulSet", "networks": "plain"}, f"{W}.kind", "must be 'Pod' or 'Deployment'"),
+    ("default network undefined", {"networks": "plain", "defaultNetwork": "infra/fabric"}, f"{W}.defaultNetwork",
+     "network infra/fabric is not defined"),
+    ("default network with interface", {"networks": "plain", "defaultNetwork": "fabric@eth9"}, f"{W}.defaultNetwork",
+     "write name or namespace/name"),
+    ("port out of range", {"networks": [{"name": "plain", "portMappings": [{"hostPort": 70000, "containerPort": 80}]}]},
+     f"{W}.networks[0].portMappings[0].hostPort", "less than or equal to 65535"),
+]
+
+
+@pytest.mark.parametrize("case, workload, path, words", BAD, ids=[b[0] for b in BAD])
+def test_bad_workloads_are_rejected_at_their_path(case, workload, path, words):
+    problems = _problems(workload)
+    assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
+
+
+def test_external_networks_may_be_referenced():
+    stack = load_stack_config(config_of(networks=NETWORKS_, externalNetworks=["infra/fabric", {"name": "shared"}],
+                                        workloads=[{"networks": "plain,shared,infra/fabric", "defaultNetwork": "infra/fabric"}]))
+    assert stack.networks_of(stack.workloads[0])[1:] == [None, None]
+
+
+def test_annotation_uses_the_json_form_only_when_needed(run_stack):
+    simple = run_stack(networks=NETWORKS_, workloads=[{"networks": [{"name": "plain", "interface": "data0"}, "infra/x"]}],
+                       externalNetworks=["infra/x"])
+    assert only(simple, POD).inputs["metadata"]["annotations"][NETWORKS] == "plain@data0,infra/x"
+    rich = run_stack(networks=NETWORKS_, workloads=[{"networks": [
+        {"name": "static-net", "ips": ["10.1.1.12/24"], "mac": "c2:b0:57:49:47:f1"}, {"name": "plain", "default-route": ["10.0.0.1"]}]}])
+    annotation = only(rich, POD).inputs["metadata"]["annotations"][NETWORKS]
+    assert json.loads(annotation) == [
+        {"name": "static-net", "ips": ["10.1.1.12/24"], "mac": "c2:b0:57:49:47:f1"}, {"name": "plain", "default-route": ["10.0.0.1"]}]
+    assert annotation == json.dumps(json.loads(annotation), sort_keys=True, separators=(",", ":"))
+
+
+def test_default_network_annotation(run_stack):
+    run_ = run_stack(networks=NETWORKS_, externalNetworks=["infra/fabric"],
+                     workloads=[{"networks": "plain", "defaultNetwork": "infra/fabric"}])
+    assert only(run_, POD).inputs["metadata"]["annotations"][DEFAULT_NETWORK] == "infra/fabric"
+
+
+def _deployment(run_stack, mode):
+    bridge = {"cniVersion": "0.3.1", "type": "bridge", "mtu": mode, "ipam": {"type": "whereabouts", "range": "10.7.0.0/24"}}
+    run_ = run_stack(networks=[{"name": "net-a", "config": bridge}],
+                     workloads=[{"name": "web", "kind": "Deployment", "replicas": 3, "networks": "net-a"}])
+    return only(run_, "kubernetes:apps/v1:Deployment")
+
+
+def test_deployment_rolls_when_a_network_config_changes(run_stack):
+    first, same, other = _deployment(run_stack, 1500), _deployment(run_stack, 1500), _deployment(run_stack, 9000)
+    spec = first.inputs["spec"]
+    assert spec["replicas"] == 3
+    assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+    template = spec["template"]["metadata"]["annotations"]
+    assert template[NETWORKS] == "net-a"
+    assert template[DIGEST_ANNOTATION] == same.inputs["spec"]["template"]["metadata"]["annotations"][DIGEST_ANNOTATION]
+    assert template[DIGEST_ANNOTATION] != other.inputs["spec"]["template"]["metadata"]["annotations"][DIGEST_ANNOTATION]
+
+
+def test_host_local_warning_counts_replicas():
+    hl = {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {"type": "host-local", "subnet": "10.3.0.0/24"}}
+    one = load_stack_config(config_of(networks=[{"name": "net-a", "config": hl}], workloads=[{"networks": "net-a"}]))
+    many = load_stack_config(config_of(networks=[{"name": "net-a", "config": hl}],
+                                       workloads=[{"kind": "Deployment", "replicas": 2, "networks": "net-a"}]))
+    assert one.warnings() == []
+    assert "2 pods use this network" in many.warnings()[0][1]
