@@ -35,11 +35,12 @@ UPSTREAM = {
     "host-local-legacy": {"cniVersion": "0.3.1", "type": "bridge", "ipam": {
         "type": "host-local", "subnet": "3ffe:ffff:0:01ff::/64", "rangeStart": "3ffe:ffff:0:01ff::0010",
         "rangeEnd": "3ffe:ffff:0:01ff::0020", "routes": [{"dst": "3ffe:ffff:0:01ff::1/64"}], "resolvConf": "/etc/resolv.conf"}},
-    # cni.dev content/plugins/current/ipam/static.md example
+    # cni.dev content/plugins/current/ipam/static.md addresses and dns, with only the default route
+    # (the page's other routes use gateways off these subnets; see the test below)
     "static": {"cniVersion": "0.4.0", "type": "macvlan", "master": "eth0", "ipam": {
         "type": "static",
-        "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}, {"address": "3ffe:ffff:0:01ff::1/64", "gateway": "3ffe:ffff:0::1"}],
-        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "192.168.0.0/16", "gw": "10.10.5.1"}, {"dst": "3ffe:ffff:0:01ff::1/64"}],
+        "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}, {"address": "3ffe:ffff:0:01ff::1/64", "gateway": "3ffe:ffff:0:01ff::2"}],
+        "routes": [{"dst": "0.0.0.0/0"}],
         "dns": {"nameservers": ["8.8.8.8"], "domain": "example.com", "search": ["example.com"]}}},
     # cni.dev content/plugins/current/ipam/dhcp.md: request and provide options
     "dhcp-options": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {
@@ -97,6 +98,25 @@ def test_upstream_examples_pass_and_come_out_unchanged(case):
     network = _network(config)
     emitted = json.loads(network.config_json)
     assert emitted == {**config, "name": config.get("name", "net-a")}
+
+
+def test_cni_dev_static_example_is_rejected_for_its_unreachable_gateway():
+    """cni.dev's static.md example: route gw 10.10.5.1 is off 10.10.0.1/24, and the real static
+    plugin fails ADD with "network is unreachable" (the conformance suite runs it)."""
+    config = {"cniVersion": "0.4.0", "type": "macvlan", "master": "eth0", "ipam": {
+        "type": "static",
+        "addresses": [{"address": "10.10.0.1/24", "gateway": "10.10.0.254"}, {"address": "3ffe:ffff:0:01ff::1/64", "gateway": "3ffe:ffff:0::1"}],
+        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "192.168.0.0/16", "gw": "10.10.5.1"}, {"dst": "3ffe:ffff:0:01ff::1/64"}]}}
+    def problems(config):
+        with pytest.raises(ConfigError) as caught:
+            validate(NetworkConfig, {"name": "net-a", "config": config}, "net")
+        return [str(p) for p in caught.value.problems]
+
+    assert problems(config) == [
+        "net.config.ipam.addresses[1].gateway: 3ffe:ffff:0::1 is not on 3ffe:ffff:0:1ff::/64, the subnet of 3ffe:ffff:0:01ff::1/64"]
+    config["ipam"]["addresses"][1]["gateway"] = "3ffe:ffff:0:01ff::2"
+    assert problems(config) == [
+        "net.config.ipam.routes[1].gw: 10.10.5.1 is not on the interface's subnets (10.10.0.0/24), so the plugin cannot add this route"]
 
 
 def test_the_guide_nad_passes_with_its_pool():
@@ -176,6 +196,8 @@ BAD = [
      f"{P}.ipam.routes[0].gw", "is not an IP address"),
     ("static address without prefix", _macvlan({"type": "static", "addresses": [{"address": "10.1.1.5"}]}),
      f"{P}.ipam.addresses[0].address", "needs a prefix length"),
+    ("static gateway off its subnet", _macvlan({"type": "static", "addresses": [{"address": "fd00:1::5/64", "gateway": "fd00:2::1"}]}),
+     f"{P}.ipam.addresses[0].gateway", "is not on fd00:1::/64"),
     ("static dns server", _macvlan({"type": "static", "dns": {"nameservers": ["dns.example"]}}), f"{P}.ipam.dns.nameservers[0]",
      "is not an IP address"),
     ("whereabouts without range", _macvlan({"type": "whereabouts"}), f"{P}.ipam.range", "whereabouts needs a range"),

@@ -73,6 +73,23 @@ class Ipam(CniModel):
     def pools(self) -> list[Pool]:
         return []
 
+    @model_validator(mode="after")
+    def _gateways_reachable(self) -> "Ipam":
+        """A route's gw must sit on one of the interface's subnets, or the plugin fails to add it
+        ("network is unreachable"); seen with the real plugins on cni.dev's static example."""
+        subnets = [p.subnet for p in self.pools()]
+        problems = []
+        for index, route in enumerate(self.routes or ()):
+            if route.gw is None or not subnets:
+                continue
+            gw = ip(route.gw)
+            if not any(gw.version == s.version and gw in s for s in subnets):
+                same_family = ", ".join(str(s) for s in subnets if s.version == gw.version) or "none of its family"
+                problems.append((("routes", index, "gw"), f"{route.gw} is not on the interface's subnets ({same_family}), "
+                                 "so the plugin cannot add this route"))
+        fail(problems)
+        return self
+
 
 class HostLocalRange(CniModel):
     subnet: CIDR
@@ -137,6 +154,13 @@ class HostLocal(Ipam):
 class StaticAddress(CniModel):
     address: InterfaceAddress
     gateway: Optional[IP] = None
+
+    @model_validator(mode="after")
+    def _gateway_on_subnet(self) -> "StaticAddress":
+        subnet = network(self.address)
+        if self.gateway is not None and ip(self.gateway) not in subnet:
+            fail([(("gateway",), f"{self.gateway} is not on {subnet}, the subnet of {self.address}")])
+        return self
 
 
 class Static(Ipam):
