@@ -21,6 +21,21 @@ class Model(BaseModel):
         return _known_keys(cls)
 
 
+class Named:
+    """Identity of a namespaced object: `(namespace, name)` for lookups, `namespace/name` for people."""
+
+    name: str
+    namespace: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 @functools.cache
 def _known_keys(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(field.alias or name for name, field in model.model_fields.items())

@@ -7,9 +7,9 @@ here verbatim; `mode`, `flavor` and `package` are our additions.
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..images import is_moving_tag
 from .base import DnsLabel, Model
@@ -20,36 +20,26 @@ UPSTREAM_REPOSITORY = "ghcr.io/k8snetworkplumbingwg"
 UPSTREAM_IMAGE_NAME = "multus-cni"
 UPSTREAM_VERSION = "v4.3.0"
 
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-_NAME = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
+def _matching(pattern: str, what: str, example: str) -> AfterValidator:
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"{value!r} is not {what} such as {example!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Repository = Annotated[str, _matching(r"^[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", "an image repository", UPSTREAM_REPOSITORY)]
+ImageName = Annotated[str, _matching(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", "an image name", UPSTREAM_IMAGE_NAME)]
+Tag = Annotated[str, _matching(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", "an image tag", UPSTREAM_VERSION)]
 
 
 class ImageConfig(Model):
-    repository: str = UPSTREAM_REPOSITORY
-    name: str = UPSTREAM_IMAGE_NAME
-    tag: Optional[str] = None
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(value):
-            raise ValueError(f"{value!r} is not an image repository such as {UPSTREAM_REPOSITORY!r}")
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"{value!r} is not an image name such as {UPSTREAM_IMAGE_NAME!r}")
-        return value
-
-    @field_validator("tag")
-    @classmethod
-    def _tag(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _TAG.match(value):
-            raise ValueError(f"{value!r} is not an image tag such as {UPSTREAM_VERSION!r}")
-        return value
+    repository: Repository = UPSTREAM_REPOSITORY
+    name: ImageName = UPSTREAM_IMAGE_NAME
+    tag: Optional[Tag] = None
 
 
 class DaemonSetConfig(Model):

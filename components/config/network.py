@@ -15,7 +15,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from ..canonical import canonical_json
 from ..cni import Summary, check
 from ..annotations import RESOURCE_NAME
-from .base import DnsLabel, Model
+from .base import DnsLabel, Model, Named
 from .errors import fail
 
 # containernetworking/cni SPEC.md and pkg/version (libcni version.All).
@@ -62,7 +62,7 @@ def structure_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     return problems
 
 
-class NetworkConfig(Model):
+class NetworkConfig(Named, Model):
     name: DnsLabel
     namespace: DnsLabel = "default"
     config: dict[str, Any]
@@ -94,14 +94,6 @@ class NetworkConfig(Model):
     def summary(self) -> Summary:
         """The plugin chain, IPAM, address pools and host links this network attaches."""
         return self._summary
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
     @property
     def cni_config(self) -> dict[str, Any]:

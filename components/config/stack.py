@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 from pydantic import ValidationInfo, model_validator
 
 from .attachments import attachment_problems
-from .base import DnsLabel, Model
+from .base import DnsLabel, Model, Named
 from .errors import ConfigError, Problem, fail, join_path, suggest, validate
 from .multus import MultusConfig
 from .network import NetworkConfig
@@ -21,7 +21,7 @@ from .workload import WorkloadConfig
 PROJECT = "multus-cni"
 
 
-class ExternalNetwork(Model):
+class ExternalNetwork(Named, Model):
     """A NAD this stack does not create (another stack's, or the platform's) that workloads may use."""
 
     name: DnsLabel
@@ -35,9 +35,6 @@ class ExternalNetwork(Model):
             return {"name": name, **({"namespace": namespace} if namespace else {})}
         return value
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
 
 
 class StackConfig(Model):

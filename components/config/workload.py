@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from ..canonical import canonical_json
 from ..cni.common import IP, MAC, IfName
 from ..images import pinning_problem
-from .base import DnsLabel, Model
+from .base import DnsLabel, Model, Named
 from .errors import fail
 
 # The guide's sample pod command. Its image (an internal proxy of Docker Hub's alpine, untagged)
@@ -105,7 +105,7 @@ def _problem(check: Any, value: Any) -> Optional[str]:
     return None
 
 
-class WorkloadConfig(Model):
+class WorkloadConfig(Named, Model):
     name: DnsLabel = "sample-pod"
     namespace: DnsLabel = "default"
     kind: Literal["Pod", "Deployment"] = "Pod"
@@ -147,14 +147,6 @@ class WorkloadConfig(Model):
         if self.kind == "Pod" and self.replicas != 1:
             fail([(("replicas",), "a Pod is one replica; use kind: Deployment for more")])
         return self
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
     def network_keys(self) -> list[tuple[str, str]]:
         """(namespace, name) of each selected NAD; Multus looks unqualified names up in the pod's namespace."""
