@@ -21,7 +21,12 @@ def _render(args: argparse.Namespace) -> int:
     project = stackfile.project_name()
     config = stackfile.load_config(path)
     result = render.run_program(project, stack, config)
-    sys.stdout.write(render.as_json(result, project, stack) if args.format == "json" else render.as_yaml(result))
+    if args.format == "json":
+        sys.stdout.write(render.as_json(result, project, stack))  # warnings are part of the document
+    else:
+        sys.stdout.write(render.as_yaml(result))
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -32,6 +32,12 @@ def test_reordering_networks_and_workloads_changes_no_resource():
     assert resources(nets, loads) == resources(nets[::-1], loads[::-1])
 
 
+def test_yaml_render_prints_warnings_on_stderr(capsys):
+    assert main(["render"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: multus-cni:workloads[0].image: ")
+
+
 def test_yaml_lists_the_kubernetes_objects_in_apply_order(capsys):
     documents = list(yaml.safe_load_all(_render(capsys)))
     kinds = [d["kind"] for d in documents]
