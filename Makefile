@@ -27,3 +27,7 @@ up: venv
 
 clean:
 	rm -rf $(VENV) $(RENDER_DIR) .pytest_cache
+
+.PHONY: bench
+bench: venv  ## render time and peak memory vs plain pulumi_kubernetes (README "Performance")
+	$(PY) bench/render_bench.py

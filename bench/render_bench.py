@@ -1,0 +1,203 @@
+"""Render cost of the components against the same objects written directly with pulumi_kubernetes.
+
+Every measurement is a fresh process, as `pulumi up` starts one: interpreter start, imports and
+every registration under the same mocks (components.render.run). Wall time is taken around the
+process and its peak RSS comes from wait4(2), so each figure is that process alone. Medians of
+--repeat runs. The targets are reported, not asserted.
+
+    python bench/render_bench.py [--repeat 5] [--networks 1,100,1000] [--workloads 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PROJECT = "multus-cni"
+
+
+# --- what the children run -------------------------------------------------------------------
+
+def stack_config(networks: int, workloads: int) -> dict[str, str]:
+    """N macvlan networks (disjoint subnets) and W probe pods, pod j on network j mod N."""
+    nets = [{
+        "name": f"net-{i:04d}",
+        "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge",
+                   "ipam": {"type": "host-local", "subnet": f"10.{i // 256}.{i % 256}.0/24"}},
+    } for i in range(networks)]
+    pods = [{"name": f"probe-{j:04d}", "networks": f"net-{j % networks:04d}"} for j in range(workloads)]
+    return {f"{PROJECT}:networks": json.dumps(nets), f"{PROJECT}:workloads": json.dumps(pods)}
+
+
+def child_ours(networks: str, workloads: str) -> None:
+    from components import render
+
+    render.run_program(PROJECT, "bench", stack_config(int(networks), int(workloads)))
+
+
+def child_baseline(plan_file: str) -> None:
+    """The plan's objects, each created directly with its pulumi_kubernetes class."""
+    import pulumi
+    from pulumi_kubernetes.apiextensions import CustomResource
+    from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
+    from pulumi_kubernetes.apps.v1 import DaemonSet
+    from pulumi_kubernetes.core.v1 import ConfigMap, Pod, ServiceAccount
+    from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
+
+    from components import render
+
+    classes = {"CustomResourceDefinition": CustomResourceDefinition, "DaemonSet": DaemonSet, "ConfigMap": ConfigMap,
+               "Pod": Pod, "ServiceAccount": ServiceAccount, "ClusterRole": ClusterRole,
+               "ClusterRoleBinding": ClusterRoleBinding}
+    plan = json.loads(Path(plan_file).read_text())
+
+    def program() -> None:
+        created: dict[str, pulumi.Resource] = {}
+        for item in plan:
+            manifest = item["manifest"]
+            fields = {("role_ref" if k == "roleRef" else k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+            opts = pulumi.ResourceOptions(protect=item["protect"], depends_on=[created[d] for d in item["dependsOn"]] or None)
+            cls = classes.get(manifest["kind"])
+            if cls is None:
+                created[item["name"]] = CustomResource(item["name"], api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts, **fields)
+            else:
+                created[item["name"]] = cls(item["name"], opts=opts, **fields)
+
+    render.run(program, PROJECT, "bench", {})
+
+
+def child_dev(modules_file: str = "") -> None:
+    """`python -m components render --stack dev`, output discarded; optionally list the modules it loaded."""
+    from components.__main__ import main
+
+    main(["render", "--stack", "dev"])
+    if modules_file:
+        Path(modules_file).write_text("\n".join(sorted(m for m in sys.modules if m != "__main__")))
+
+
+def child_imports(modules_file: str) -> None:
+    """Only import what the dev render loaded."""
+    import importlib
+
+    for name in Path(modules_file).read_text().split():
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - platform-specific or lazily aliased modules
+            pass
+
+
+# --- the baseline's inputs -------------------------------------------------------------------
+
+def child_plan(networks: str, workloads: str, plan_file: str) -> None:
+    Path(plan_file).write_text(json.dumps(baseline_plan(int(networks), int(workloads))))
+
+
+def baseline_plan(networks: int, workloads: int) -> list[dict[str, Any]]:
+    """Every Kubernetes object our program registers for this config, with the same protection and
+    the dependencies on the objects behind each component it waited for."""
+    from components import render
+
+    run_ = render.run_program(PROJECT, "bench", stack_config(networks, workloads))
+    regs = render.ordered(run_)
+    kube = [r for r in regs if r.custom and r.type.startswith("kubernetes:")]
+    owned: dict[str, list[str]] = {}
+    for r in kube:
+        owned.setdefault(r.parent, []).append(r.name)
+    plan = []
+    for r in kube:
+        deps = [n for d in r.dependencies for n in ([d.rsplit("::", 1)[-1]] if d not in owned and any(k.urn == d for k in kube) else owned.get(d, []))]
+        manifest = {k: r.inputs[k] for k in r.inputs if k != "status"}
+        plan.append({"name": r.name, "manifest": manifest, "protect": r.protect, "dependsOn": sorted(set(deps))})
+    return plan
+
+
+CHILDREN = {"ours": child_ours, "baseline": child_baseline, "dev": child_dev, "imports": child_imports, "plan": child_plan}
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+def measure(*args: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of `python render_bench.py --child ...` in a fresh process.
+
+    The parent stays small (it never imports the project): a spawned child's peak RSS starts from
+    its parent's, since Linux keeps ru_maxrss across exec."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    with tempfile.NamedTemporaryFile("r", suffix=".stderr") as stderr:
+        quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                 (os.POSIX_SPAWN_OPEN, 2, stderr.name, os.O_WRONLY | os.O_TRUNC, 0)]
+        start = time.perf_counter()
+        pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=quiet)
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"child {args} failed with status {os.waitstatus_to_exitcode(status)}:\n{stderr.read()}")
+    return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def medians(repeat: int, *args: str) -> tuple[float, float]:
+    samples = [measure(*args) for _ in range(repeat)]
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def verdict(value: float, limit: float) -> str:
+    return f"{value:.2f}x (target <= {limit:.2f}x: {'met' if value <= limit else 'MISSED'})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--networks", default="1,100,1000")
+    parser.add_argument("--workloads", type=int, default=100)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        CHILDREN[args.child[0]](*args.child[1:])
+        return 0
+
+    sizes = [int(n) for n in args.networks.split(",")]
+    results: dict[int, dict[str, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            plan = Path(tmp, f"plan-{n}.json")
+            measure("plan", str(n), str(args.workloads), str(plan))
+            results[n] = {"ours": medians(args.repeat, "ours", str(n), str(args.workloads)),
+                          "baseline": medians(args.repeat, "baseline", str(plan))}
+        modules = Path(tmp, "modules.txt")
+        measure("dev", str(modules))
+        dev, imports = medians(args.repeat, "dev"), medians(args.repeat, "imports", str(modules))
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.repeat} fresh processes, "
+          f"{args.workloads} workloads\n")
+    print("| networks | ours s | baseline s | time ratio | ours MiB | baseline MiB | memory ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, r in results.items():
+        (ot, om), (bt, bm) = r["ours"], r["baseline"]
+        print(f"| {n:,} | {ot:.2f} | {bt:.2f} | {ot / bt:.2f}x | {om:.0f} | {bm:.0f} | {om / bm:.2f}x |")
+    print()
+    largest = max(sizes)
+    (ot, om), (bt, bm) = results[largest]["ours"], results[largest]["baseline"]
+    print(f"- {largest:,} networks, time vs baseline: {verdict(ot / bt, 1.10)}")
+    print(f"- {largest:,} networks, memory vs baseline: {verdict(om / bm, 1.10)}")
+    if 100 in results and 1000 in results:
+        t100, t1000 = results[100]["ours"][0], results[1000]["ours"][0]
+        print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)}")
+        if 1 in results:
+            per_net_low = (t100 - results[1]["ours"][0]) / 99
+            per_net_high = (t1000 - t100) / 900
+            print(f"  marginal cost per network: {per_net_low * 1000:.2f} ms (1-100), {per_net_high * 1000:.2f} ms (100-1,000)")
+    print(f"- cold dev render {dev[0]:.2f} s / {dev[1]:.0f} MiB vs importing the same modules "
+          f"{imports[0]:.2f} s / {imports[1]:.0f} MiB: {verdict(dev[0] / imports[0], 1.25)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
