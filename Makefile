@@ -7,7 +7,7 @@ STACK ?= dev
 FORMAT ?= yaml
 RENDER_DIR := rendered
 
-.PHONY: up render test venv clean
+.PHONY: up render test venv clean bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,6 @@ up: venv
 clean:
 	rm -rf $(VENV) $(RENDER_DIR) .pytest_cache
 
-.PHONY: bench
-bench: venv  ## render time and peak memory vs plain pulumi_kubernetes (README "Performance")
+bench: venv  ## README "Performance": config validation, then render time and memory vs plain pulumi_kubernetes
+	$(PY) bench/validate_bench.py
 	$(PY) bench/render_bench.py
