@@ -1,6 +1,6 @@
 """Every plugin type through the real binaries, in throw-away network namespaces (root only).
 
-Configs come from upstream documentation, cited per config; the engine is components/conformance.py.
+Configs come from upstream documentation, cited per config; the engine is components/conformance/.
 Each test builds and removes its own namespaces; an autouse fixture checks none is left behind.
 """
 
