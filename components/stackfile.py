@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
+
+if TYPE_CHECKING:
+    from .config import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +45,14 @@ def load_config(path: Path) -> dict[str, str]:
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a mapping with a 'config:' mapping")
     return {key: _as_config_text(value) for key, value in (document.get("config") or {}).items()}
+
+
+def load_stack(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, "StackConfig"]:
+    """(stack name, validated config) for the commands that read a stack without running it."""
+    from .config import load_stack_config
+
+    name, path = resolve(stack, stack_file)
+    return name, load_stack_config(load_config(path), project_name())
 
 
 def _as_config_text(value: Any) -> str:

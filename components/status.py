@@ -20,6 +20,7 @@ from .cni import Pool
 from .cni.addresses import ip
 from .config import NetworkConfig, WorkloadConfig
 from .config.errors import problems_from
+from .table import aligned
 
 OK, FAIL = "ok", "FAIL"
 
@@ -177,7 +178,4 @@ def table(title: str, rows: Sequence[Row]) -> str:
     """A fixed-width table, the same bytes for the same rows."""
     header = ("INTERFACE", "NETWORK", "IPS", "VERDICT")
     cells = [header] + [(r.interface, r.network, r.ips or "-", r.verdict + (f": {r.detail}" if r.detail else "")) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(3)]
-    lines = [f"{title}: {'ok' if passed(rows) else 'FAIL'}"]
-    lines += ["  " + "  ".join(c[i].ljust(widths[i]) for i in range(3)) + "  " + c[3] for c in cells]
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join([f"{title}: {'ok' if passed(rows) else 'FAIL'}", *aligned(cells, indent="  ")])

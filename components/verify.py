@@ -18,7 +18,7 @@ import yaml
 
 from . import stackfile, status
 from .annotations import NETWORK_STATUS
-from .config import StackConfig, WorkloadConfig, load_stack_config
+from .config import StackConfig, WorkloadConfig
 from .sample_workload import NAME_LABEL
 
 
@@ -135,8 +135,7 @@ def verify_live(stack: StackConfig, reader: PodReader) -> list[Report]:
 
 
 def command(args: argparse.Namespace) -> int:
-    stack_name, path = stackfile.resolve(args.stack, args.stack_file)
-    stack = load_stack_config(stackfile.load_config(path), stackfile.project_name())
+    stack_name, stack = stackfile.load_stack(args.stack, args.stack_file)
     try:
         if args.network_status_file or args.workload:
             if not (args.network_status_file and args.workload):

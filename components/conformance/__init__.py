@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import stackfile
-from ..config import load_stack_config
 from . import node
 from .attach import check_config, check_network, check_stack
 from .checks import result_problems
@@ -41,8 +40,7 @@ def preflight(dirs: Sequence[Path]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """0 when no network failed (skips allowed), 1 when one did, 2 when nothing could run."""
-    stack, path = stackfile.resolve(args.stack, args.stack_file)
-    config = load_stack_config(stackfile.load_config(path), stackfile.project_name())
+    stack, config = stackfile.load_stack(args.stack, args.stack_file)
     try:
         dirs = find_plugin_dirs()
         preflight(dirs)

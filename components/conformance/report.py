@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from ..table import aligned
+
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -24,8 +26,7 @@ def format_table(results: Sequence[Result]) -> str:
     for r in results:
         verdict = r.verdict if not r.reason else f"{r.verdict}: {r.reason}"
         rows.append((r.network, r.plugins, r.interface or "-", ",".join(r.addresses) or "-", verdict))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4] for row in rows]
+    lines = aligned(rows)
     counts = {v: sum(r.verdict == v for r in results) for v in (PASS, FAIL, SKIP)}
     lines.append(f"{len(results)} network(s): {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped")
     return "\n".join(lines) + "\n"
