@@ -34,4 +34,6 @@ def network(text: str) -> Network:
     address, slash, prefix = text.partition("/")
     if not slash or not prefix.isdigit():
         return ipaddress.ip_network(text, strict=False)
-    return ipaddress.ip_network((ip(address), int(prefix)), strict=False)
+    base = ip(address)
+    cls = ipaddress.IPv4Network if base.version == 4 else ipaddress.IPv6Network
+    return cls((int(base), int(prefix)), strict=False)
