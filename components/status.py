@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .cni import Pool
 from .cni.addresses import ip
 from .config import NetworkConfig, WorkloadConfig
-from .config.errors import problems_from
+from .config.errors import describe, problems_from
 from .table import aligned
 
 OK, FAIL = "ok", "FAIL"
@@ -45,7 +45,10 @@ class StatusError(ValueError):
     """The annotation is not a network-status list."""
 
 
-def parse(text: str) -> list[NetworkStatusEntry]:
+def parse(text: Any) -> list[NetworkStatusEntry]:
+    """The annotation's value, which Kubernetes keeps as text; anything else is a StatusError."""
+    if not isinstance(text, str):
+        raise StatusError(f"the network-status annotation must be text holding a JSON list, not {describe(text)}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

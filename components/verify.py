@@ -19,6 +19,7 @@ import yaml
 from . import stackfile, status
 from .annotations import NETWORK_STATUS
 from .config import StackConfig, WorkloadConfig
+from .config.errors import describe
 from .sample_workload import NAME_LABEL
 
 
@@ -50,7 +51,7 @@ def check_pod(pod: dict[str, Any], workload: WorkloadConfig, stack: StackConfig)
     return check_annotation(title, text, workload, stack)
 
 
-def check_annotation(title: str, text: str, workload: WorkloadConfig, stack: StackConfig) -> Report:
+def check_annotation(title: str, text: Any, workload: WorkloadConfig, stack: StackConfig) -> Report:
     try:
         entries = status.parse(text)
     except status.StatusError as exc:
@@ -68,8 +69,8 @@ def find_workload(stack: StackConfig, name: str) -> WorkloadConfig:
     return matches[0]
 
 
-def read_status_file(path: str) -> str:
-    """The annotation's value, or a whole Pod (JSON or YAML) carrying it."""
+def read_status_file(path: str) -> Any:
+    """The annotation's value, or a whole Pod (JSON or YAML) carrying it; `status.parse` judges the value."""
     try:
         text = Path(path).read_text()
     except OSError as exc:
@@ -79,7 +80,13 @@ def read_status_file(path: str) -> str:
     except yaml.YAMLError:
         return text
     if isinstance(document, dict) and "metadata" in document:
-        annotation = (document["metadata"].get("annotations") or {}).get(NETWORK_STATUS)
+        metadata = document["metadata"]
+        if not isinstance(metadata, dict):
+            raise VerifyError(f"{path}: the pod's metadata must be an object, not {describe(metadata)}")
+        annotations = metadata.get("annotations") or {}
+        if not isinstance(annotations, dict):
+            raise VerifyError(f"{path}: the pod's metadata.annotations must be an object, not {describe(annotations)}")
+        annotation = annotations.get(NETWORK_STATUS)
         if annotation is None:
             raise VerifyError(f"{path}: the pod has no {NETWORK_STATUS} annotation")
         return annotation
@@ -97,7 +104,7 @@ def live_reader(kubeconfig: Optional[str], context: Optional[str]) -> PodReader:
 
     try:
         kube_config.load_kube_config(config_file=kubeconfig, context=context)
-    except (kube_config.ConfigException, OSError, TypeError) as exc:
+    except (kube_config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise VerifyError(f"cannot load a kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): {exc}") from None
     configuration = client.Configuration.get_default_copy()
     configuration.retries = 0
@@ -122,14 +129,26 @@ def live_reader(kubeconfig: Optional[str], context: Optional[str]) -> PodReader:
     return read
 
 
+def _terminating(pod: dict[str, Any]) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
 def verify_live(stack: StackConfig, reader: PodReader) -> list[Report]:
     reports = []
     for workload in stack.workloads:
         pods = reader(workload)
+        if workload.kind != "Pod":
+            # The label selector also picks up the old ReplicaSet's pods while they terminate.
+            pods = [pod for pod in pods if not _terminating(pod)]
+        problem = None
         if not pods:
             what = "pod" if workload.kind == "Pod" else f"pods of deployment {workload.ref}"
-            reports.append(Report(f"{workload.kind.lower()} {workload.ref}", [status.Row(
-                "-", "-", "", status.FAIL, f"no {what} found: run `pulumi up`, or check `kubectl -n {workload.namespace} get pods`")]))
+            problem = f"no {what} found: run `pulumi up`, or check `kubectl -n {workload.namespace} get pods`"
+        elif workload.kind != "Pod" and len(pods) != workload.replicas:
+            found, wanted = len(pods), workload.replicas
+            problem = f"{found} of {wanted} replicas found" if found < wanted else f"{found} pods found for {wanted} replicas"
+        if problem:
+            reports.append(Report(f"{workload.kind.lower()} {workload.ref}", [status.Row("-", "-", "", status.FAIL, problem)]))
         reports += [check_pod(pod, workload, stack) for pod in sorted(pods, key=lambda p: p["metadata"]["name"])]
     return reports
 

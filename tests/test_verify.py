@@ -157,12 +157,23 @@ def test_malformed_annotations_fail_with_a_reason(text, words):
 
 
 def test_table_is_stable_and_aligned():
-    report = _report(_guide_stack(), GUIDE.joinpath("network-status.json").read_text())
+    status_ = _guide_status()
+    status_[1]["ips"] = ["10.0.0.5", "10.0.0.6"]
+    report = _report(_guide_stack(), json.dumps(status_))
+    assert not report.passed and len(report.rows[1].detail) > 40
     first = status.table(report.title, report.rows)
     assert first == status.table(report.title, report.rows)
     lines = first.splitlines()
-    assert len({line.index("VERDICT") if "VERDICT" in line else None for line in lines[1:2]}) == 1
+    column = lines[1].index("VERDICT")
+    assert len(lines) == 2 + len(report.rows)
+    for line, row in zip(lines[2:], report.rows):
+        assert line[column - 2:column] == "  " and line[column:].startswith(row.verdict), (line, column)
     assert all(line.startswith("  ") for line in lines[1:])
+
+
+def test_status_parse_rejects_a_value_that_is_not_text():
+    with pytest.raises(status.StatusError, match="must be text holding a JSON list, not a list"):
+        status.parse(_guide_status())
 
 
 # --- live pods (recorded objects) and the CLI ----------------------------------------------------
@@ -191,6 +202,39 @@ def test_missing_pods_and_every_replica_are_reported():
     assert "no pod found" in reports[2].rows[0].detail
 
 
+def _web_stack(replicas: int):
+    return _stack([{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "bridge", "ipam": {
+        "type": "whereabouts", "range": "10.9.0.0/24"}}}],
+        [{"name": "web", "kind": "Deployment", "replicas": replicas, "networks": "net-a"}])
+
+
+def _web_pod(name: str, terminating: bool = False) -> dict:
+    status_ = json.dumps([_guide_status()[0], {"name": "default/net-a", "interface": "net1", "ips": ["10.9.0.7"]}])
+    pod = _pod({"k8s.v1.cni.cncf.io/network-status": status_}, name=name)
+    if terminating:
+        pod["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:00Z"
+    return pod
+
+
+def test_deployment_with_fewer_pods_than_replicas_fails():
+    reports = verify.verify_live(_web_stack(3), lambda workload: [_web_pod("web-a")])
+    assert [r.title for r in reports] == ["deployment default/web", "pod default/web-a"]
+    assert [r.passed for r in reports] == [False, True]
+    assert reports[0].rows[0].detail == "1 of 3 replicas found"
+    reports = verify.verify_live(_web_stack(1), lambda workload: [_web_pod("web-a"), _web_pod("web-b")])
+    assert reports[0].title == "deployment default/web" and reports[0].rows[0].detail == "2 pods found for 1 replicas"
+
+
+def test_terminating_pods_of_a_deployment_are_ignored():
+    pods = [_web_pod("web-old", terminating=True), _web_pod("web-a"), _web_pod("web-b")]
+    reports = verify.verify_live(_web_stack(2), lambda workload: pods)
+    assert [r.title for r in reports] == ["pod default/web-a", "pod default/web-b"]
+    assert all(r.passed for r in reports)
+    reports = verify.verify_live(_web_stack(2), lambda workload: pods[:2])
+    assert [r.title for r in reports] == ["deployment default/web", "pod default/web-a"]
+    assert reports[0].rows[0].detail == "1 of 2 replicas found"
+
+
 def test_unreachable_cluster_is_a_clear_error(tmp_path, capsys):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
@@ -204,6 +248,16 @@ def test_unreachable_cluster_is_a_clear_error(tmp_path, capsys):
     assert err.startswith("verify: cannot reach the cluster at https://127.0.0.1:1")
 
 
+@pytest.mark.parametrize("text", [": : :\n", "a: [\n", "just text\n", "[1, 2]\n", "clusters: 5\n"])
+def test_kubeconfig_that_cannot_be_loaded_is_a_clear_error(tmp_path, capsys, text):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(text)
+    assert main(["verify", "--kubeconfig", str(kubeconfig)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"verify: cannot load a kubeconfig ({kubeconfig}): ")
+    assert "Traceback" not in err
+
+
 def test_offline_check_exits_1_on_a_mismatch(tmp_path, capsys):
     status_file = tmp_path / "status.json"
     status_file.write_text(json.dumps(_guide_status()[:1]))
@@ -215,6 +269,25 @@ def test_offline_check_reads_a_whole_pod_too(tmp_path, capsys):
     pod_file = tmp_path / "pod.yaml"
     pod_file.write_text(yaml.safe_dump(_pod({"k8s.v1.cni.cncf.io/network-status": GUIDE.joinpath("network-status.json").read_text()})))
     assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(pod_file)]) == 0
+
+
+@pytest.mark.parametrize("metadata, words", [
+    (None, "the pod's metadata must be an object, not null"),
+    ([], "the pod's metadata must be an object, not a list"),
+    ({"annotations": ["x"]}, "the pod's metadata.annotations must be an object, not a list"),
+])
+def test_offline_pod_with_malformed_metadata_exits_2(tmp_path, capsys, metadata, words):
+    pod_file = tmp_path / "pod.yaml"
+    pod_file.write_text(yaml.safe_dump({"kind": "Pod", "metadata": metadata}))
+    assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(pod_file)]) == 2
+    assert capsys.readouterr().err == f"verify: {pod_file}: {words}\n"
+
+
+def test_offline_pod_whose_annotation_is_not_text_fails(tmp_path, capsys):
+    pod_file = tmp_path / "pod.yaml"
+    pod_file.write_text(yaml.safe_dump(_pod({"k8s.v1.cni.cncf.io/network-status": _guide_status()})))
+    assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(pod_file)]) == 1
+    assert "FAIL: the network-status annotation must be text holding a JSON list, not a list" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, words", [
