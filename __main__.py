@@ -27,7 +27,7 @@ attachments = {
 workloads = [
     SampleWorkload(
         f"{workload.namespace}/{workload.name}", workload,
-        networks=[attachments[key] for key in workload.network_keys() if key in attachments],
+        networks=[attachments[key] for key in workload.attachment_keys() if key in attachments],
         config_path=config_path(project, "workloads", index),
     )
     for index, workload in enumerate(stack.workloads)

@@ -77,4 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if "components.render" in sys.modules:
+        sys.modules["components.render"].close_event_loops()
+    sys.exit(status)

@@ -7,6 +7,7 @@ echo the inputs back (no cluster, so no live status).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import runpy
@@ -19,7 +20,7 @@ import yaml
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -49,6 +50,9 @@ class Registration:
     request: Any = field(repr=False)
 
 
+_worker_loops: set[asyncio.AbstractEventLoop] = set()
+
+
 class RecordingMonitor(mocks.MockMonitor):
     """Keeps every RegisterResource request (type, parent, protect, dependencies, inputs)."""
 
@@ -59,6 +63,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
+        _worker_loops.add(_ensure_event_loop())  # the loop the SDK made for this executor thread
         inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
         self.registrations.append(Registration(
             urn=response.urn,
@@ -119,6 +124,22 @@ def run(program: Callable[[], None], project: str, stack: str, config: dict[str,
     root = settings.get_root_resource()
     outputs = _sync_await(pulumi.Output.from_input(getattr(root, "outputs", {})).future()) or {}
     return Run(monitor=monitor, outputs=_plain(outputs), warnings=sorted(set(log.messages)))
+
+
+def close_event_loops() -> None:
+    """Close the loops the SDK ran on, once, before the process exits.
+
+    The mock monitor answers on executor threads and the SDK gives each its own loop; left to
+    interpreter shutdown, some of them were torn down half-way and printed 'Exception ignored in
+    BaseEventLoop.__del__' on a successful render.
+    """
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    if not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_default_executor())
+    for worker_loop in [*_worker_loops, loop]:
+        if not worker_loop.is_closed():
+            worker_loop.close()
+    _worker_loops.clear()
 
 
 def run_program(project: str, stack: str, config: dict[str, str], program: Optional[Path] = None) -> Run:

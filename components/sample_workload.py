@@ -10,7 +10,9 @@ import pulumi
 from . import kube
 from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
-from .config import WorkloadConfig, validate
+from .config import ConfigError, Problem, WorkloadConfig, validate
+from .config.attachments import attachment_problems
+from .config.errors import join_path
 from .network_attachment import NetworkAttachment
 from .warnings import warn_all
 
@@ -30,7 +32,7 @@ def pod_annotations(workload: WorkloadConfig) -> dict[str, str]:
     return annotations
 
 
-def manifest(workload: WorkloadConfig, networks_digest: Optional[str] = None) -> dict:
+def manifest(workload: WorkloadConfig, attachments: Optional[str] = None) -> dict:
     """The guide's sample pod, or a Deployment of it."""
     labels = {NAME_LABEL: workload.name}
     pod_spec = {"containers": [{"name": workload.name, "image": workload.image, "command": list(workload.command)}]}
@@ -43,8 +45,8 @@ def manifest(workload: WorkloadConfig, networks_digest: Optional[str] = None) ->
             "spec": pod_spec,
         }
     template_annotations = pod_annotations(workload)
-    if networks_digest:
-        template_annotations[DIGEST_ANNOTATION] = networks_digest
+    if attachments:
+        template_annotations[DIGEST_ANNOTATION] = attachments
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -69,6 +71,22 @@ def parse_network_status(metadata: Any) -> Optional[Any]:
         return None
 
 
+def attachment_digest(workload: WorkloadConfig, networks: Sequence[NetworkAttachment]) -> str:
+    """Changes with what Multus reads at pod creation: the pod's network annotations and the
+    configs of the NADs they name."""
+    return digest({"annotations": pod_annotations(workload), "configs": sorted(n.network.config_json for n in networks)})
+
+
+def _check_attachments(workload: WorkloadConfig, networks: Sequence[NetworkAttachment], label: str) -> None:
+    """The stack's workload checks, for library users too: NADs not passed in are taken as
+    created elsewhere, so only their presence is unknown."""
+    given = {n.network.key: n.network for n in networks}
+    external = set(workload.attachment_keys()) - set(given)
+    problems = attachment_problems(workload, given, external, pulumi.get_project())
+    if problems:
+        raise ConfigError(Problem(join_path(label, loc), message) for loc, message in problems)
+
+
 class SampleWorkload(pulumi.ComponentResource):
     network_status: pulumi.Output[Optional[Any]]
 
@@ -80,22 +98,24 @@ class SampleWorkload(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
     ):
-        """`networks`: the attachments the pod uses; it waits for them and is replaced when
-        their configs change, since Multus reads a NAD only when a pod is created."""
+        """`networks`: the attachments the pod uses (its default-network override included); it
+        waits for them and is replaced when they or its selection change, since Multus reads
+        NADs only when a pod is created."""
         super().__init__(TYPE, name, {}, opts)
         label = config_path or f"SampleWorkload {name}"
         workload = validate(WorkloadConfig, args, label)
+        _check_attachments(workload, networks, label)
         warn_all(self, label, workload.warnings())
         self.config = workload
 
-        configs = digest(sorted(n.network.config_json for n in networks)) if networks else None
+        attached = attachment_digest(workload, networks)
         role = workload.kind.lower()
         self.workload = kube.create(
-            f"{name}-{role}", manifest(workload, configs),
+            f"{name}-{role}", manifest(workload, attached),
             pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(networks) or None,
-                replacement_trigger=configs if workload.kind == "Pod" else None,
+                replacement_trigger=attached if workload.kind == "Pod" else None,
             ),
         )
         # A Deployment's pods come and go under generated names: read them with `verify`.

@@ -22,10 +22,8 @@ def resolve(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, Path]
     """(stack name, file) from `--stack NAME` or `--stack-file PATH`; `dev` when neither."""
     if stack_file:
         path = Path(stack_file)
-        name = path.name
-        if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
-            name = name[len("Pulumi."):].rsplit(".", 1)[0]
-        return name, path
+        name = path.stem
+        return name[len("Pulumi."):] if name.startswith("Pulumi.") else name, path
     name = stack or "dev"
     return name, ROOT / f"Pulumi.{name}.yaml"
 
@@ -39,12 +37,14 @@ def load_config(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise StackFileError(f"{path}: no such stack file")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise StackFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a mapping with a 'config:' mapping")
-    return {key: _as_config_text(value) for key, value in (document.get("config") or {}).items()}
+    return {str(key): _as_config_text(value) for key, value in (document.get("config") or {}).items()}
 
 
 def load_stack(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, "StackConfig"]:
@@ -60,4 +60,5 @@ def _as_config_text(value: Any) -> str:
         return value
     if isinstance(value, dict) and set(value) == {"secure"}:
         return "[secret]"  # encrypted with the stack's key; render never decrypts
-    return json.dumps(value)
+    # YAML dates and other non-JSON scalars reach the program as their text, as Pulumi passes them.
+    return json.dumps(value, default=str)

@@ -205,6 +205,10 @@ BAD = [
      "must lie, in order, inside the prefix"),
     ("whereabouts start outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "range_start": "10.0.9.1"}),
      f"{P}.ipam.range_start", "is outside the range"),
+    ("whereabouts start and end in two families", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "range_start": "10.0.0.5",
+     "range_end": "fd00::9"}), f"{P}.ipam.range_end", "is outside the range"),
+    ("whereabouts span across families", _macvlan({"type": "whereabouts", "range": "10.0.0.1-fd00::9/24"}), f"{P}.ipam.range",
+     "must lie, in order, inside the prefix"),
     ("whereabouts exclude outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "exclude": ["10.9.0.0/28"]}),
      f"{P}.ipam.exclude[0]", "excludes nothing"),
     ("bridge vlan out of range", {"cniVersion": "0.3.1", "type": "bridge", "vlan": 4095, "ipam": {}}, f"{P}.vlan",
@@ -229,6 +233,17 @@ BAD = [
 def test_bad_plugin_configs_are_rejected_at_their_path(case, config, path, words):
     problems = _problems([{"name": "net-a", "config": config}])
     assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
+
+
+def test_every_problem_of_one_ipam_section_is_reported():
+    problems = _problems([{"name": "net-a", "config": _host_local(subnet="10.0.0.0/24", rangeStart="10.9.0.1", gateway="10.8.0.1",
+                                                                  routes=[{"dst": "bogus"}])}])
+    assert [p.split(": ")[0] for p in problems] == [f"{P}.ipam.routes[0].dst"]  # field errors first, as pydantic reports
+    problems = _problems([{"name": "net-a", "config": _host_local(subnet="10.0.0.0/24", rangeStart="10.9.0.1", gateway="10.8.0.1")}])
+    assert [p.split(": ")[0] for p in problems] == [f"{P}.ipam.gateway", f"{P}.ipam.rangeStart"]
+    where = _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "range_start": "10.7.0.1", "exclude": ["10.9.0.0/28"]})
+    assert [p.split(": ")[0] for p in _problems([{"name": "net-a", "config": where}])] == [
+        f"{P}.ipam.exclude[0]", f"{P}.ipam.range_start"]
 
 
 def test_overlapping_ranges_on_one_master_are_rejected():

@@ -108,6 +108,35 @@ def test_the_command_prints_no_traceback(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("content, words", [
+    (b"config:\n  multus-cni:multus:\n    namespace: 2024-01-01T10:00:00Z\n", "multus-cni:multus.namespace: '2024-01-01 10:00:00+00:00'"),
+    (b"config:\n  1: x\n  multus-cni:networks: 5\n", "multus-cni:networks: must be a list"),
+    (b"config:\n  multus-cni:multus: {namespace: \xff}\n", "not UTF-8 text"),
+    (b"config: [1, 2]\n", "expected a mapping with a 'config:' mapping"),
+    (b"config: {\n", "not valid YAML"),
+])
+def test_odd_stack_files_exit_2_without_a_traceback(tmp_path, capsys, content, words):
+    stack_file = tmp_path / "Pulumi.odd.yaml"
+    stack_file.write_bytes(content)
+    assert main(["render", "--stack-file", str(stack_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and words in captured.err and "Traceback" not in captured.err
+
+
+def test_yaml_dates_reach_the_program_as_their_text(tmp_path, capsys):
+    stack_file = tmp_path / "Pulumi.dated.yaml"
+    stack_file.write_text("config:\n  multus-cni:multus:\n    image: {tag: 2024-01-01}\n")
+    assert main(["render", "--stack-file", str(stack_file)]) == 0
+    assert "image: ghcr.io/k8snetworkplumbingwg/multus-cni:2024-01-01" in capsys.readouterr().out
+
+
+def test_external_network_needs_a_name(tmp_path, capsys):
+    status, _, err = _render(tmp_path, {"externalNetworks": ["/shared", "infra/"]}, capsys)
+    assert status == 2
+    assert [line.split(": ")[0] for line in err.splitlines()] == [
+        "multus-cni:externalNetworks[0].namespace", "multus-cni:externalNetworks[1].name"]
+
+
 def test_missing_stack_file_is_a_clear_error(tmp_path, capsys):
     status = main(["render", "--stack-file", str(tmp_path / "Pulumi.none.yaml")])
     assert status == 2

@@ -21,9 +21,30 @@ def test_rendering_twice_gives_identical_bytes(capsys):
     assert _render(capsys) == _render(capsys)
 
 
+def test_separate_processes_with_other_hash_seeds_render_the_same_bytes():
+    """Set and dict ordering must never leak into the output: two processes, two hash seeds."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def render(seed):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "components", "render", "--format", "json"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return done.stdout
+
+    assert render("1") == render("2")
+
+
 def test_reordering_networks_and_workloads_changes_no_resource():
     nets = [{"name": f"net-{i}", "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": f"br{i}", "ipam": {}}} for i in range(4)]
-    loads = [{"name": f"pod-{i}", "networks": [f"net-{i}"]} for i in range(4)]
+    nets.append({"name": "shared", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1", "capabilities": {"ips": True},
+                                              "ipam": {"type": "static"}}})
+    loads = [{"name": f"pod-{i}", "networks": [f"net-{i}", {"name": "shared", "ips": [f"10.0.0.{i + 5}/24"]}],
+              "defaultNetwork": f"net-{(i + 1) % 4}"} for i in range(4)]
+    loads.append({"name": "web", "kind": "Deployment", "replicas": 2, "networks": "net-0,shared@data0"})
 
     def resources(networks, workloads):
         run_ = render.run_program(PROJECT, "test", config_of(networks=networks, workloads=workloads))
@@ -67,3 +88,4 @@ def test_stack_file_values_reach_the_program_as_pulumi_passes_them(tmp_path):
     path.write_text("config:\n  multus-cni:multus:\n    flavor: thick\n  kubernetes:context: kind\n")
     assert stackfile.load_config(path) == {"multus-cni:multus": '{"flavor": "thick"}', "kubernetes:context": "kind"}
     assert stackfile.resolve(None, str(path)) == ("x", path)
+    assert stackfile.resolve(None, str(tmp_path / "rich.yaml"))[0] == "rich"

@@ -121,5 +121,53 @@ def test_host_local_warning_counts_replicas():
     one = load_stack_config(config_of(networks=[{"name": "net-a", "config": hl}], workloads=[{"networks": "net-a"}]))
     many = load_stack_config(config_of(networks=[{"name": "net-a", "config": hl}],
                                        workloads=[{"kind": "Deployment", "replicas": 2, "networks": "net-a"}]))
-    assert one.warnings() == []
+    twice = load_stack_config(config_of(networks=[{"name": "net-a", "config": hl}], workloads=[{"networks": "net-a,net-a@data0"}]))
+    assert one.warnings() == [] and twice.warnings() == []
     assert "2 pods use this network" in many.warnings()[0][1]
+
+
+def _pod_trigger(run_stack, workload, **keys):
+    run_ = run_stack(networks=NETWORKS_, workloads=[workload], **keys)
+    return only(run_, POD).request.replacement_trigger.string_value, run_
+
+
+def test_pod_is_replaced_when_its_selection_changes(run_stack):
+    plain, _ = _pod_trigger(run_stack, {"networks": "plain"})
+    again, _ = _pod_trigger(run_stack, {"networks": "plain"})
+    renamed, _ = _pod_trigger(run_stack, {"networks": "plain@data0"})
+    with_ips, _ = _pod_trigger(run_stack, {"networks": [{"name": "static-net", "ips": ["10.1.1.5/24"]}]})
+    with_other_ips, _ = _pod_trigger(run_stack, {"networks": [{"name": "static-net", "ips": ["10.1.1.6/24"]}]})
+    assert plain == again
+    assert len({plain, renamed, with_ips, with_other_ips}) == 4
+
+
+def test_default_network_dependency_and_trigger(run_stack):
+    fabric = {"name": "fabric", "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": "fab0", "ipam": {}}}
+
+    def render(net):
+        run_ = run_stack(networks=[*NETWORKS_, net], workloads=[{"networks": "plain", "defaultNetwork": "fabric"}])
+        pod = only(run_, POD)
+        nads = {r.inputs["metadata"]["name"]: r.urn for r in run_.monitor.by_type("kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition")}
+        return pod, nads
+
+    pod, nads = render(fabric)
+    assert {nads["fabric"], nads["plain"]} <= set(pod.dependencies)
+    assert nads["static-net"] not in pod.dependencies
+    changed, _ = render({**fabric, "config": {**fabric["config"], "mtu": 9000}})
+    assert pod.request.replacement_trigger.string_value != changed.request.replacement_trigger.string_value
+
+
+def test_a_bare_sample_workload_runs_the_same_attachment_checks(run_components):
+    from components import NetworkAttachment, SampleWorkload
+
+    def build(selection):
+        def program():
+            net = NetworkAttachment("plain", {"name": "plain", "config": PLAIN})
+            SampleWorkload("probe", {"networks": selection}, networks=[net])
+        return program
+
+    with pytest.raises(ConfigError) as caught:
+        run_components(build([{"name": "plain", "interface": "eth0", "ips": ["10.0.0.5/24"]}]))
+    assert sorted(p.path for p in caught.value.problems) == [
+        "SampleWorkload probe.networks[0].interface", "SampleWorkload probe.networks[0].ips"]
+    run_components(build("plain,infra/created-elsewhere"))  # a NAD not passed in is someone else's

@@ -77,7 +77,10 @@ class Ipam(CniModel):
     def _gateways_reachable(self) -> "Ipam":
         """A route's gw must sit on one of the interface's subnets, or the plugin fails to add it
         ("network is unreachable"); seen with the real plugins on cni.dev's static example."""
-        subnets = [p.subnet for p in self.pools()]
+        try:
+            subnets = [p.subnet for p in self.pools()]
+        except (ValueError, TypeError):  # the model's own checks report what is wrong with its ranges
+            return self
         problems = []
         for index, route in enumerate(self.routes or ()):
             if route.gw is None or not subnets:
@@ -103,13 +106,13 @@ class HostLocalRange(CniModel):
         return self
 
     def pool(self) -> Pool:
-        subnet = network(self.subnet)
-        first, last = _host_range(subnet)
-        return Pool(
-            subnet,
-            ip(self.rangeStart) if self.rangeStart else first,
-            ip(self.rangeEnd) if self.rangeEnd else last,
-        )
+        return host_local_pool(self.subnet, self.rangeStart, self.rangeEnd)
+
+
+def host_local_pool(subnet_text: str, start: Optional[str], end: Optional[str]) -> Pool:
+    subnet = network(subnet_text)
+    first, last = _host_range(subnet)
+    return Pool(subnet, ip(start) if start else first, ip(end) if end else last)
 
 
 class HostLocal(Ipam):
@@ -147,7 +150,7 @@ class HostLocal(Ipam):
 
     def pools(self) -> list[Pool]:
         if self.subnet is not None:
-            return [HostLocalRange(subnet=self.subnet, rangeStart=self.rangeStart, rangeEnd=self.rangeEnd).pool()]
+            return [host_local_pool(self.subnet, self.rangeStart, self.rangeEnd)]
         return [r.pool() for range_set in self.ranges or () for r in range_set]
 
 
@@ -216,11 +219,13 @@ class WhereaboutsRange(CniModel):
         return self
 
     def pool(self) -> Pool:
-        subnet, first, last = _whereabouts_range(self.range)
-        low, high = _host_range(subnet)
-        start = ip(self.range_start) if self.range_start else first or low
-        end = ip(self.range_end) if self.range_end else last or high
-        return Pool(subnet, start, end)
+        return whereabouts_pool(self.range, self.range_start, self.range_end)
+
+
+def whereabouts_pool(range_text: str, range_start: Optional[str], range_end: Optional[str]) -> Pool:
+    subnet, first, last = _whereabouts_range(range_text)
+    low, high = _host_range(subnet)
+    return Pool(subnet, ip(range_start) if range_start else first or low, ip(range_end) if range_end else last or high)
 
 
 def _whereabouts_problems(entry: Any) -> list:
@@ -229,14 +234,17 @@ def _whereabouts_problems(entry: Any) -> list:
     except ValueError:
         return [(("range",), f"{entry.range!r} is not a CIDR such as 10.0.0.0/24 or a range such as 10.0.0.10-10.0.0.20/24")]
     problems = []
-    if first is not None and (first not in subnet or last not in subnet or first > last):
+    if first is not None and (first not in subnet or last not in subnet or first.version != last.version or first > last):
         problems.append((("range",), f"{entry.range!r}: the start and end must lie, in order, inside the prefix"))
     problems += [
         ((key,), f"{value} is outside the range {entry.range}")
         for key, value in (("range_start", entry.range_start), ("range_end", entry.range_end))
         if value is not None and ip(value) not in subnet
     ]
-    if entry.range_start and entry.range_end and ip(entry.range_start) > ip(entry.range_end):
+    start, end = (ip(v) if v else None for v in (entry.range_start, entry.range_end))
+    if start and end and start.version != end.version:
+        problems.append((("range_end",), f"{entry.range_end} is not in the IP family of range_start {entry.range_start}"))
+    elif start and end and start > end:
         problems.append((("range_end",), f"{entry.range_end} comes before range_start {entry.range_start}"))
     for index, excluded in enumerate(entry.exclude or ()):
         if not network(excluded).overlaps(subnet):
@@ -283,9 +291,8 @@ class Whereabouts(Ipam):
         return self.enable_overlapping_ranges is not False  # whereabouts' default is true
 
     def pools(self) -> list[Pool]:
-        entries = ([WhereaboutsRange(range=self.range, range_start=self.range_start, range_end=self.range_end)]
-                   if self.range else [])
-        return [e.pool() for e in entries + list(self.ipRanges or ())]
+        top = [whereabouts_pool(self.range, self.range_start, self.range_end)] if self.range else []
+        return top + [entry.pool() for entry in self.ipRanges or ()]
 
 
 IPAMS: dict[str, type[Ipam]] = {m.model_fields["type"].annotation.__args__[0]: m for m in (HostLocal, Static, Dhcp, Whereabouts)}

@@ -14,13 +14,13 @@ RESERVED_INTERFACES = ("eth0", "lo")  # the pod's default network and loopback
 
 
 def attachment_problems(
-    index: int,
     workload: WorkloadConfig,
     networks: Mapping[tuple[str, str], NetworkConfig],
     external: set[tuple[str, str]],
     project: str,
 ) -> Found:
-    loc = ("workloads", index)
+    """Problems at paths relative to the workload; `networks` are the ones whose configs are known."""
+    loc: tuple = ()
     found: Found = []
     for s_index, (selection, key) in enumerate(zip(workload.networks, workload.network_keys())):
         here = (*loc, "networks", s_index)

@@ -30,10 +30,10 @@ class ExternalNetwork(Named, Model):
     @model_validator(mode="before")
     @classmethod
     def _text_form(cls, value: Any) -> Any:
-        if isinstance(value, str):
+        if isinstance(value, str) and "/" in value:
             namespace, _, name = value.rpartition("/")
-            return {"name": name, **({"namespace": namespace} if namespace else {})}
-        return value
+            return {"name": name, "namespace": namespace}
+        return {"name": value} if isinstance(value, str) else value
 
 
 
@@ -52,7 +52,7 @@ class StackConfig(Model):
         by_key = {n.key: n for n in self.networks}
         external = {e.key for e in self.externalNetworks}
         for index, workload in enumerate(self.workloads):
-            problems += attachment_problems(index, workload, by_key, external, project)
+            problems += [(("workloads", index, *loc), m) for loc, m in attachment_problems(workload, by_key, external, project)]
         problems += overlapping_pools(self.networks)
         fail(problems)
         return self
@@ -61,7 +61,7 @@ class StackConfig(Model):
         """Stack-wide advice; each network's and workload's own warnings come from its component."""
         users: dict[tuple[str, str], list[str]] = defaultdict(list)
         for workload in self.workloads:
-            for key in workload.network_keys():
+            for key in dict.fromkeys(workload.attachment_keys()):  # a pod attached twice is still one pod
                 users[key] += [workload.ref] if workload.replicas == 1 else [
                     f"{workload.ref} replica {n}" for n in range(1, workload.replicas + 1)]
         return shared_master_warnings(self.networks) + host_local_warnings(self.networks, users)
@@ -99,7 +99,7 @@ def _load(values: Mapping[str, Any], project: str) -> StackConfig:
     data: dict[str, Any] = {}
     problems: list[Problem] = []
     known = StackConfig.known_keys()
-    for full_key, raw in sorted(values.items()):
+    for full_key, raw in sorted((str(k), v) for k, v in values.items()):
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix):]

@@ -158,6 +158,11 @@ class WorkloadConfig(Named, Model):
         namespace, _, name = self.defaultNetwork.rpartition("/")
         return (namespace or self.namespace, name)
 
+    def attachment_keys(self) -> list[tuple[str, str]]:
+        """Every NAD the pod needs, the default-network override included, each once, in order."""
+        keys = self.network_keys() + ([self.default_network_key()] if self.defaultNetwork else [])
+        return list(dict.fromkeys(keys))
+
     def interfaces(self) -> list[str]:
         """The interface each attachment gets: the requested one, else net<position> (Multus getIfname)."""
         return [s.interface or f"net{index}" for index, s in enumerate(self.networks, start=1)]
