@@ -22,7 +22,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-ROOT = Path(__file__).resolve().parent.parent
+from .stackfile import ROOT
+
 PROGRAM = ROOT / "__main__.py"
 
 
@@ -59,7 +60,6 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mock: mocks.Mocks):
         super().__init__(mock)
         self.registrations: list[Registration] = []
-        self.outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -82,8 +82,6 @@ class RecordingMonitor(mocks.MockMonitor):
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
 
-    def by_urn(self) -> dict[str, Registration]:
-        return {r.urn: r for r in self.registrations}
 
 
 class _WarningLog(logging.Handler):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .cni import Pool
 from .cni.addresses import ip
 from .config import NetworkConfig, WorkloadConfig
+from .config.base import ref_of
 from .config.errors import describe, problems_from
 from .table import aligned
 
@@ -87,7 +88,7 @@ def expected(workload: WorkloadConfig, networks: Sequence[Optional[NetworkConfig
         summary = network.summary if network is not None else None
         has_ipam = summary is not None and summary.ipam not in (None, "none")
         out.append(Expected(
-            network=f"{key[0]}/{key[1]}",
+            network=ref_of(key),
             interface=interface,
             pools=summary.pools if summary is not None and summary.ipam != "static" else (),
             requested_ips=selection.ips or (),

@@ -19,6 +19,7 @@ import yaml
 from . import stackfile, status
 from .annotations import NETWORK_STATUS
 from .config import StackConfig, WorkloadConfig
+from .config.base import ref_of
 from .config.errors import describe
 from .sample_workload import NAME_LABEL
 
@@ -58,7 +59,7 @@ def check_annotation(title: str, text: Any, workload: WorkloadConfig, stack: Sta
         return Report(title, [status.Row("-", "-", "", status.FAIL, str(exc))])
     wanted = status.expected(workload, stack.networks_of(workload))
     default = workload.default_network_key()
-    return Report(title, status.compare(entries, wanted, f"{default[0]}/{default[1]}" if default else None))
+    return Report(title, status.compare(entries, wanted, ref_of(default) if default else None))
 
 
 def find_workload(stack: StackConfig, name: str) -> WorkloadConfig:
@@ -90,7 +91,7 @@ def read_status_file(path: str) -> Any:
         if annotation is None:
             raise VerifyError(f"{path}: the pod has no {NETWORK_STATUS} annotation")
         return annotation
-    return text if isinstance(document, list) or document is None else json.dumps(document)
+    return text if isinstance(document, list) or document is None else json.dumps(document, default=str)
 
 
 PodReader = Callable[[WorkloadConfig], list[dict[str, Any]]]

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from ..config.errors import flatten, suggest
+from ..config.errors import Found, flatten, suggest
 from .ipam import IPAMS, Pool, Whereabouts
 from .plugins import PLUGINS, InterfacePlugin
 
@@ -20,7 +20,6 @@ from .plugins import PLUGINS, InterfacePlugin
 CONFLIST_KEYS = frozenset({"cniVersion", "cniVersions", "name", "plugins", "disableCheck", "disableGC", "loadOnlyInlinedPlugins"})
 _RAW_HINT = " (a third-party plugin passes unchecked when the network sets raw: true)"
 
-Problems = list[tuple[tuple, str]]
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class Summary:
     pools: tuple[Pool, ...] = ()
     links: tuple[tuple[str, str], ...] = ()  # (plugin type, link)
     declared: frozenset[str] = frozenset()  # capabilities set true in the config
-    supported: frozenset[str] = frozenset()  # capabilities the chain's plugins honour
     overlapping_allowed: bool = False  # whereabouts with enable_overlapping_ranges
     is_conflist: bool = False
 
@@ -44,17 +42,16 @@ class Summary:
 
 @dataclass
 class _Builder:
-    problems: Problems = field(default_factory=list)
+    problems: Found = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
     ipam: Optional[str] = None
     pools: list[Pool] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
     declared: set[str] = field(default_factory=set)
-    supported: set[str] = field(default_factory=set)
     overlapping_allowed: bool = False
 
 
-def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Problems]:
+def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found]:
     """(summary, problems) of a structurally valid config (see config.network.structure_problems)."""
     out = _Builder()
     if "plugins" in config:
@@ -67,7 +64,7 @@ def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Problems]
         _plugin(config, (), raw, out, chained=False)
     summary = Summary(
         chain=tuple(out.chain), ipam=out.ipam, pools=tuple(out.pools), links=tuple(out.links),
-        declared=frozenset(out.declared), supported=frozenset(out.supported),
+        declared=frozenset(out.declared),
         overlapping_allowed=out.overlapping_allowed, is_conflist="plugins" in config,
     )
     return summary, out.problems
@@ -101,7 +98,6 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
             _ipam(data["ipam"], (*loc, "ipam"), raw, out)
         return
     plugin = _validate(model, data, loc, out)
-    out.supported |= model.CAPABILITIES
     if not issubclass(model, InterfacePlugin):
         return
     if plugin is not None and plugin.link() is not None:
@@ -128,7 +124,6 @@ def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> None:
     ipam = _validate(model, data, loc, out)
     if ipam is None:
         return
-    out.supported |= model.CAPABILITIES
     out.pools += ipam.pools()
     out.overlapping_allowed = isinstance(ipam, Whereabouts) and ipam.overlapping_allowed
 

@@ -7,7 +7,7 @@ pages of cni.dev (`content/plugins/current/**`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, ConfigDict, Field
 
@@ -108,8 +108,4 @@ class Plugin(CniModel):
     ipMasq: Optional[bool] = None
     dns: Optional[Dns] = None
 
-    #: Capabilities this plugin honours (CONVENTIONS.md); a pod may only request these.
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
 
-
-JsonValue = Union[str, int, float, bool, None, list, dict]

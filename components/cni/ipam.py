@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import model_validator
 
@@ -68,7 +68,6 @@ class Ipam(CniModel):
     routes: Optional[list[Route]] = None
     dns: Optional[Dns] = None
 
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
 
     def pools(self) -> list[Pool]:
         return []
@@ -128,7 +127,6 @@ class HostLocal(Ipam):
     dataDir: Optional[str] = None
     resolvConf: Optional[str] = None
 
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"ipRanges"})
 
     @model_validator(mode="after")
     def _one_form(self) -> "HostLocal":
@@ -171,7 +169,6 @@ class Static(Ipam):
     addresses: Optional[list[StaticAddress]] = None
 
     # Addresses may also come from the pod (`ips`), which needs the capability on the chain.
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"ips"})
 
     def pools(self) -> list[Pool]:
         pools = []

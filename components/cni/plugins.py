@@ -26,30 +26,29 @@ class InterfacePlugin(Plugin):
         return None
 
 
-class Macvlan(InterfacePlugin):
+class MasterPlugin(InterfacePlugin):
+    """A plugin that enslaves a host interface (the default route's when `master` is unset)."""
+
+    master: Optional[str] = None
+
+    def link(self) -> Optional[str]:
+        return f"master {self.master or '(default route interface)'}"
+
+
+class Macvlan(MasterPlugin):
     type: Literal["macvlan"]
-    master: Optional[str] = None  # default: the interface of the default route
     mode: Optional[Literal["bridge", "private", "vepa", "passthru", ""]] = None
     mtu: Optional[MTU] = None
     mac: Optional[MAC] = None
     linkInContainer: Optional[bool] = None
     bcqueuelen: Optional[int] = Field(None, ge=0)
 
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
 
-    def link(self) -> Optional[str]:
-        return f"master {self.master or '(default route interface)'}"
-
-
-class Ipvlan(InterfacePlugin):
+class Ipvlan(MasterPlugin):
     type: Literal["ipvlan"]
-    master: Optional[str] = None
     mode: Optional[Literal["l2", "l3", "l3s"]] = None
     mtu: Optional[MTU] = None
     linkInContainer: Optional[bool] = None
-
-    def link(self) -> Optional[str]:
-        return f"master {self.master or '(default route interface)'}"
 
 
 class Vlan(InterfacePlugin):
@@ -87,7 +86,6 @@ class Bridge(InterfacePlugin):
     portIsolation: Optional[bool] = None
     mac: Optional[MAC] = None
 
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
 
     def link(self) -> Optional[str]:
         return f"bridge {self.bridge or 'cni0'}"
@@ -102,7 +100,6 @@ class HostDevice(InterfacePlugin):
     kernelpath: Optional[str] = None
     pciBusID: Optional[str] = None
     IPAM_REQUIRED: ClassVar[bool] = False
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"deviceID"})
 
     @model_validator(mode="after")
     def _one_selector(self) -> "HostDevice":
@@ -127,7 +124,6 @@ class Sriov(InterfacePlugin):
     logLevel: Optional[Literal["panic", "error", "warning", "info", "debug"]] = None
     logFile: Optional[str] = None
     IPAM_REQUIRED: ClassVar[bool] = False
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac", "ips"})
 
     @model_validator(mode="after")
     def _vlan_options(self) -> "Sriov":
@@ -150,7 +146,6 @@ class Tuning(Plugin):
     allmulti: Optional[bool] = None
     txQLen: Optional[int] = Field(None, ge=0)
     sysctl: Optional[dict[str, str]] = None
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"mac"})
 
 
 class Sbr(Plugin):
@@ -167,7 +162,6 @@ class Portmap(Plugin):
     conditionsV4: Optional[list[str]] = None
     conditionsV6: Optional[list[str]] = None
     backend: Optional[Literal["iptables", "nftables"]] = None
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"portMappings"})
 
     @model_validator(mode="after")
     def _mark(self) -> "Portmap":
@@ -184,7 +178,6 @@ class Bandwidth(Plugin):
     egressBurst: Optional[int] = Field(None, ge=0)
     unshapedSubnets: Optional[list[CIDR]] = None
     shapedSubnets: Optional[list[CIDR]] = None
-    CAPABILITIES: ClassVar[frozenset[str]] = frozenset({"bandwidth"})
 
 
 PLUGINS: dict[str, type[Plugin]] = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from ..cni.addresses import ip
-from .errors import suggest
+from .errors import Found, suggest
 from .network import NetworkConfig
+from .base import ref_of
 from .workload import WorkloadConfig
 
-Found = list[tuple[tuple, str]]
 RESERVED_INTERFACES = ("eth0", "lo")  # the pod's default network and loopback
 
 
@@ -47,7 +47,7 @@ def attachment_problems(
 
 def _undefined(key: tuple[str, str], networks: Mapping[tuple[str, str], NetworkConfig], project: str) -> str:
     hint = suggest(key[1], [name for namespace, name in networks if namespace == key[0]])
-    return (f"network {key[0]}/{key[1]} is not defined under {project}:networks{hint} "
+    return (f"network {ref_of(key)} is not defined under {project}:networks{hint} "
             f"(list a NAD created elsewhere under {project}:externalNetworks)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -21,6 +21,11 @@ class Model(BaseModel):
         return _known_keys(cls)
 
 
+def ref_of(key: tuple[str, str]) -> str:
+    """`namespace/name`, the way Multus and kubectl name a namespaced object."""
+    return f"{key[0]}/{key[1]}"
+
+
 class Named:
     """Identity of a namespaced object: `(namespace, name)` for lookups, `namespace/name` for people."""
 
@@ -33,7 +38,7 @@ class Named:
 
     @property
     def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        return ref_of(self.key)
 
 
 @functools.cache

@@ -144,12 +144,16 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def flatten(exc: ValidationError, model: Any = None) -> list[tuple[tuple, str]]:
+#: (location below some config key, message) pairs, before a prefix makes them Problems.
+Found = list[tuple[tuple, str]]
+
+
+def flatten(exc: ValidationError, model: Any = None) -> Found:
     """(location, message) of every problem, our grouped ones expanded.
 
     `model` is what was validated: an unknown key gets the close match among its keys.
     """
-    found: list[tuple[tuple, str]] = []
+    found: Found = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":

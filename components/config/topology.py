@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Mapping, Sequence
 
+from .errors import Found
 from .network import NetworkConfig
 
-Found = list[tuple[tuple, str]]
 
 
 def overlapping_pools(networks: Sequence[NetworkConfig]) -> Found:

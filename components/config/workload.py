@@ -72,7 +72,8 @@ class NetworkSelection(Model):
     @field_validator("ips")
     @classmethod
     def _ips(cls, value: Optional[tuple[str, ...]]) -> Optional[tuple[str, ...]]:
-        fail([((index,), _problem(_address, ip)) for index, ip in enumerate(value or ()) if _problem(_address, ip)])
+        problems = [((index,), _problem(_address, ip)) for index, ip in enumerate(value or ())]
+        fail([(loc, message) for loc, message in problems if message])
         return value
 
     @staticmethod
