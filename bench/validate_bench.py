@@ -71,7 +71,7 @@ def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
     text = json.dumps([network(i) for i in range(args.networks)])

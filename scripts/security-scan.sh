@@ -73,7 +73,7 @@ MULTUS_KNOWN=(
   CKV_K8S_43             # image by tag, not digest (the policy guard accepts a fixed tag)
   CKV_K8S_49             # ClusterRole: verbs "*" on resources "*" of k8s.cni.cncf.io
 )
-# Known findings of the guide's sample pod, reported in README until pod_manifest hardens it.
+# Known findings of the guide's sample pod (components/sample_workload.py manifest), reported in README.
 WORKLOADS_KNOWN=(
   CKV_K8S_8 CKV_K8S_9                        # no probes (a sleeping probe pod)
   CKV_K8S_10 CKV_K8S_11 CKV_K8S_12 CKV_K8S_13  # no CPU/memory requests or limits

@@ -311,4 +311,8 @@ def test_network_warnings_cover_versions_names_and_sriov():
     sriov = {"cniVersion": "0.3.1", "type": "sriov", "vlan": 5}
     assert ("annotations",) in warned(sriov)
     assert ("annotations",) not in warned(sriov, annotations={"k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov"})
+    etcd = {"cniVersion": "0.3.1", "plugins": [_macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "etcd_host": "etcd:2379",
+                                                         "etcd_password": "s3cret"})]}
+    assert ("config", "plugins", 0, "ipam", "etcd_password") in warned(etcd)
+    assert all("s3cret" not in message for message in warned(etcd).values())
     assert warned(UPSTREAM["bridge"]) == {("config", "name"): warned(UPSTREAM["bridge"])[("config", "name")]}

@@ -106,6 +106,12 @@ class NetworkConfig(Named, Model):
     def config_json(self) -> str:
         return canonical_json(self.cni_config)
 
+    def _plugins(self) -> list[tuple[tuple, dict[str, Any]]]:
+        """(location, plugin) of each plugin, for a single config or a conflist."""
+        if "plugins" in self.config:
+            return [(("plugins", i), p) for i, p in enumerate(self.config["plugins"])]
+        return [((), self.config)]
+
     def warnings(self) -> list[tuple[tuple, str]]:
         found = []
         if "cniVersion" not in self.config:
@@ -124,6 +130,12 @@ class NetworkConfig(Named, Model):
                 "CNI 1.0.0 removed single-plugin configurations; libcni still converts them, but write "
                 "it as a conflist: {cniVersion, name, plugins: [...]}"
             )))
+        for loc, plugin in self._plugins():
+            if isinstance(plugin.get("ipam"), dict) and "etcd_password" in plugin["ipam"]:
+                found.append((("config", *loc, "ipam", "etcd_password"), (
+                    "a password in a NAD is readable by everyone who can read NADs, and lands in Pulumi "
+                    "state and previews; use whereabouts' Kubernetes datastore instead of etcd"
+                )))
         if "sriov" in self.summary.chain and RESOURCE_NAME not in self.annotations:
             found.append((("annotations",), (
                 f"an sriov network needs the {RESOURCE_NAME} annotation naming the device-plugin "
