@@ -43,6 +43,19 @@ CONFIGS = {
             {"name": "probe-b", "namespace": "team", "networks": ["bridge-b", "chain-c"], "image": "docker.io/library/busybox:1.37"},
         ],
     },
+    "deployment-json-annotation": {
+        "networks": [
+            {"name": "static-s", "config": {"cniVersion": "0.3.1", "plugins": [
+                {"type": "macvlan", "master": "eth1", "capabilities": {"ips": True}, "ipam": {"type": "static"}},
+                {"type": "tuning", "capabilities": {"mac": True}}]}},
+            {"name": "fabric", "config": {**BRIDGE, "bridge": "br-fabric", "ipam": {"type": "whereabouts", "range": "10.12.0.0/24"}}},
+        ],
+        "workloads": [
+            {"name": "pinned", "networks": [{"name": "static-s", "ips": ["10.20.0.5/24"], "mac": "c2:b0:57:49:47:f1",
+                                             "default-route": ["10.20.0.1"]}], "defaultNetwork": "fabric"},
+            {"name": "web", "kind": "Deployment", "replicas": 3, "networks": "fabric@data0"},
+        ],
+    },
 }
 
 

@@ -86,6 +86,18 @@ class StatusMocks(render.EchoMocks):
         return id_, state
 
 
+@pytest.mark.parametrize("metadata, expected", [
+    (None, None),
+    ({"annotations": None}, None),
+    ({"annotations": {NETWORK_STATUS: "[{"}}, None),  # Multus writes JSON; anything else is no status
+    ({"annotations": {NETWORK_STATUS: '[{"name": "", "default": true}]'}}, [{"name": "", "default": True}]),
+])
+def test_network_status_parsing(metadata, expected):
+    from components.sample_workload import parse_network_status
+
+    assert parse_network_status(metadata) == expected
+
+
 def test_sample_workload_exports_the_parsed_network_status(monkeypatch):
     monkeypatch.setattr(render, "EchoMocks", StatusMocks)
     captured = {}

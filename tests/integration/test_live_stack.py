@@ -32,5 +32,5 @@ def test_verify_confirms_every_attachment(deployed):
 def test_destroy_refuses_to_delete_protected_multus(deployed, pulumi):
     done = pulumi("destroy", "--stack", "dev", "--yes", check=False)
     assert done.returncode != 0
-    assert "protect" in (done.stdout + done.stderr)
+    assert "marked for protection" in (done.stdout + done.stderr)  # pulumi/pulumi#8158's wording
 
