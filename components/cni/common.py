@@ -28,6 +28,16 @@ def _ip(value: str) -> str:
     return value
 
 
+def _requested_address(value: str) -> str:
+    """A pod's `ips` request: an address, with or without its prefix length."""
+    address, slash, _ = value.partition("/")
+    try:
+        addresses.network(value) if slash else addresses.ip(address)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (for example 10.1.1.12/24)") from None
+    return value
+
+
 def _cidr(value: str) -> str:
     """A subnet such as 10.1.0.0/24; host bits are allowed, as the plugins mask them."""
     try:
@@ -65,6 +75,7 @@ def _mtu(value: int) -> int:
 
 
 IP = Annotated[str, AfterValidator(_ip)]
+RequestedAddress = Annotated[str, AfterValidator(_requested_address)]
 CIDR = Annotated[str, AfterValidator(_cidr)]
 InterfaceAddress = Annotated[str, AfterValidator(_interface_address)]
 MAC = Annotated[str, AfterValidator(_mac)]

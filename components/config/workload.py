@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..canonical import canonical_json
-from ..cni.common import IP, MAC, IfName
+from ..cni.common import IP, MAC, IfName, RequestedAddress
 from ..images import pinning_problem
 from .base import DnsLabel, Model, Named
 from .errors import fail
@@ -25,17 +25,6 @@ DEFAULT_IMAGE = "docker.io/library/alpine:3.22"
 
 # Multus pkg/k8sclient parsePodNetworkObjectName: `[namespace/]name[@interface]`.
 _SELECTION = re.compile(r"^(?:(?P<namespace>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<interface>[^/@]*))?$")
-
-
-def _address(value: str) -> str:
-    """An `ips` request: an address, with or without its prefix length."""
-    from ..cni.addresses import ip, network
-
-    try:
-        network(value) if "/" in value else ip(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address (for example 10.1.1.12/24)") from None
-    return value
 
 
 class PortMapping(Model):
@@ -62,19 +51,12 @@ class NetworkSelection(Model):
     name: DnsLabel
     namespace: Optional[DnsLabel] = None
     interface: Optional[IfName] = None
-    ips: Optional[tuple[str, ...]] = None
+    ips: Optional[tuple[RequestedAddress, ...]] = None
     mac: Optional[MAC] = None
     default_route: Optional[tuple[IP, ...]] = Field(None, alias="default-route")
     cni_args: Optional[dict[str, Any]] = Field(None, alias="cni-args")
     portMappings: Optional[tuple[PortMapping, ...]] = None
     bandwidth: Optional[BandwidthRequest] = None
-
-    @field_validator("ips")
-    @classmethod
-    def _ips(cls, value: Optional[tuple[str, ...]]) -> Optional[tuple[str, ...]]:
-        problems = [((index,), _problem(_address, ip)) for index, ip in enumerate(value or ())]
-        fail([(loc, message) for loc, message in problems if message])
-        return value
 
     @staticmethod
     def parse(text: str) -> Optional[dict[str, str]]:
@@ -96,14 +78,6 @@ class NetworkSelection(Model):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
-
-
-def _problem(check: Any, value: Any) -> Optional[str]:
-    try:
-        check(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 class WorkloadConfig(Named, Model):
