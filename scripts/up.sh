@@ -1,49 +1,74 @@
 #!/usr/bin/env bash
-# `make up`: deploy the stack with the Pulumi CLI, or explain what is missing and render offline.
+# `make up`: the real `pulumi up` of a stack. With a kubeconfig (KUBECONFIG, ~/.kube/config or the
+# stack's kubernetes:kubeconfig) it deploys there; without one it starts the local kwok control
+# plane (`make cluster`) and deploys to it. Interactive unless YES=1.
+# `make render-dir` (RENDER_DIR set): the provider writes the manifests to a folder instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK=${STACK:-dev}
-RENDER_DIR=${RENDER_DIR:-rendered}
 PY=${PY:-.venv/bin/python}
 
-if ! command -v pulumi >/dev/null 2>&1; then
-  cat >&2 <<MSG
-The Pulumi CLI is not installed, so nothing was deployed.
-Install it (https://www.pulumi.com/docs/iac/download-install/), for example:
-  curl -fsSL https://get.pulumi.com | sh        # or: brew install pulumi/tap/pulumi
-then run 'make up' again. Meanwhile, this is what 'pulumi up' would create ('make render'):
+# shellcheck source=toolchain/lib.sh
+. toolchain/lib.sh
+# The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
+if present pulumi && present python_host && present provider; then
+  eval "$(bash toolchain/env.sh)"
+elif ! command -v pulumi >/dev/null 2>&1; then
+  if command -v go >/dev/null 2>&1; then
+    echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 40 minutes cold on 2 cores)." >&2
+    bash toolchain/build.sh
+    eval "$(bash toolchain/env.sh)"
+  else
+    cat >&2 <<MSG
+Neither a Pulumi CLI nor Go is installed, so nothing was deployed and no local cluster can be built.
+Install Go (>= 1.26, then 'make up' builds everything) or the Pulumi CLI
+(https://www.pulumi.com/docs/iac/download-install/). Meanwhile, this is what 'pulumi up' would
+create, rendered offline under Pulumi's mocks ('make render'):
 MSG
-  exec "$PY" -m components render --stack "$STACK"
+    exec "$PY" -m components render --stack "$STACK"
+  fi
 fi
 
 # A state backend: the one you are logged in to, else a file backend inside this checkout.
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami >/dev/null 2>&1; then
   mkdir -p .pulumi-state
   export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
-  echo "Using the local state backend $PULUMI_BACKEND_URL"
+  echo "State backend: $PULUMI_BACKEND_URL"
 fi
 # File backends encrypt secrets with a passphrase; an empty one unless you set yours.
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE=""
 fi
+yes=(); [ "${YES:-0}" = 1 ] && yes=(--yes)
 
-has_cluster() {
-  [ -n "$(pulumi config get kubernetes:kubeconfig --stack "$STACK" 2>/dev/null)" ] && return 0
-  local kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
-  [ -s "${kubeconfig%%:*}" ]
-}
-
-pulumi stack select --create "$STACK" >/dev/null
-if has_cluster; then
-  exec pulumi up --stack "$STACK"
+if [ -n "${RENDER_DIR:-}" ]; then
+  # A companion stack: one whose provider rendered can never apply to a cluster later, because
+  # switching renderYamlToDirectory replaces every object and protect forbids replacing Multus.
+  render_stack="$STACK-render"
+  pulumi stack select --create "$render_stack" >/dev/null
+  pulumi config cp --stack "$STACK" --dest "$render_stack"
+  pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$render_stack"
+  pulumi up --stack "$render_stack" "${yes[@]}"
+  echo "Manifests of stack '$STACK' written to ./$RENDER_DIR by the Kubernetes provider."
+  exit
 fi
 
-# No cluster: let the Kubernetes provider write the manifests instead of applying them. This
-# uses its own stack: a stack whose provider rendered cannot later apply to a cluster, because
-# switching renderYamlToDirectory replaces every resource and protect forbids replacing Multus.
-RENDER_STACK="$STACK-render"
-echo "No kubeconfig found: rendering stack '$STACK' to ./$RENDER_DIR through stack '$RENDER_STACK'."
-pulumi stack select "$RENDER_STACK" >/dev/null 2>&1 || pulumi stack init "$RENDER_STACK" >/dev/null
-pulumi config cp --stack "$STACK" --dest "$RENDER_STACK"
-pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$RENDER_STACK"
-exec pulumi up --stack "$RENDER_STACK"
+pulumi stack select --create "$STACK" >/dev/null
+kubeconfig_of_stack=$(pulumi config get kubernetes:kubeconfig --stack "$STACK" 2>/dev/null || true)
+default_kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
+if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
+  echo "No kubeconfig: starting the local kwok control plane ('make cluster')."
+  KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)
+  export KUBECONFIG
+  echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime)."
+fi
+
+pulumi up --stack "$STACK" "${yes[@]}"
+out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
+kubectl="kubectl${KUBECONFIG:+ --kubeconfig $KUBECONFIG}"
+cat <<MSG
+
+Look at what was deployed:
+  $kubectl get net-attach-def,pods -A
+  $kubectl -n $(out multusNamespace) get daemonset $(out multusDaemonSet)
+MSG

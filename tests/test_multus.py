@@ -157,3 +157,12 @@ def test_component_validates_its_own_args(run_components):
     with pytest.raises(ConfigError) as caught:
         run_components(lambda: Multus("multus", {"flavor": "thicc"}))
     assert [str(p) for p in caught.value.problems] == ["Multus multus.flavor: must be 'thin' or 'thick', not the text 'thicc'"]
+
+
+def test_the_reconcile_timeout_becomes_the_providers_await_timeout(run_stack):
+    def install_of(package: dict) -> dict:
+        run_ = run_stack(multus={"mode": "tanzu-package", "package": package})
+        return next(r for r in run_.monitor.registrations if r.inputs.get("kind") == "PackageInstall").inputs
+
+    assert install_of({"reconcileTimeoutSeconds": 90})["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
+    assert "pulumi.com/timeoutSeconds" not in install_of({})["metadata"]["annotations"]

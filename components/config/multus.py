@@ -61,6 +61,9 @@ class PackageConfig(Model):
     namespace: DnsLabel = "default"  # what `tanzu package install` uses without -n
     refName: str = Field("multus-cni.tanzu.vmware.com", min_length=1)
     version: str = Field(">=3.7.1", min_length=1)  # a kapp-controller version constraint
+    # How long `pulumi up` waits for kapp-controller to report ReconcileSucceeded before it fails
+    # (the provider's `pulumi.com/timeoutSeconds`); unset: the provider's default of 10 minutes.
+    reconcileTimeoutSeconds: Optional[int] = Field(None, ge=1, le=86400)
 
 
 Layout = Literal["v3", "thin", "thick"]

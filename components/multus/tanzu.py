@@ -27,6 +27,19 @@ def values_yaml(cfg: MultusConfig) -> str:
     return yaml.safe_dump(values(cfg), sort_keys=True, default_flow_style=False)
 
 
+def install_annotations(cfg: MultusConfig, role: str, binding: str, sa: str, secret: str) -> dict[str, str]:
+    annotations = {
+        "packaging.carvel.dev/package-ClusterRole": role,
+        "packaging.carvel.dev/package-ClusterRoleBinding": binding,
+        "packaging.carvel.dev/package-ServiceAccount": sa,
+        "packaging.carvel.dev/package-Secret": secret,
+        "pulumi.com/waitFor": WAIT_FOR,
+    }
+    if cfg.package.reconcileTimeoutSeconds is not None:
+        annotations["pulumi.com/timeoutSeconds"] = str(cfg.package.reconcileTimeoutSeconds)
+    return annotations
+
+
 def objects(cfg: MultusConfig) -> dict[str, dict]:
     install, ns = cfg.package.installName, cfg.package.namespace
     base = f"{install}-{ns}"
@@ -59,13 +72,7 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
             "metadata": {
                 "name": install,
                 "namespace": ns,
-                "annotations": {
-                    "packaging.carvel.dev/package-ClusterRole": role,
-                    "packaging.carvel.dev/package-ClusterRoleBinding": binding,
-                    "packaging.carvel.dev/package-ServiceAccount": sa,
-                    "packaging.carvel.dev/package-Secret": secret,
-                    "pulumi.com/waitFor": WAIT_FOR,
-                },
+                "annotations": install_annotations(cfg, role, binding, sa, secret),
             },
             "spec": {
                 "serviceAccountName": sa,

@@ -1,4 +1,10 @@
-"""The live suite: the real Pulumi CLI against a real cluster. Skips, saying why, without them."""
+"""The live suite: the real Pulumi CLI, provider and a real control plane (kwok's simulated nodes).
+
+One cluster per test session, started from the built toolchain and deleted at the end (also on
+failure). Each test gets a copy of the project, a file state backend of its own and its own stack;
+whatever it deployed is decommissioned at teardown, the way the README documents it. Without the
+toolchain the suite skips, saying why; with REQUIRE_LIVE=1 that is a failure instead.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +12,203 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+PARTS = ("pulumi", "python_host", "provider", "kube", "etcd", "kwok")
+# What a copy of the project needs to run: the program, its stack files, the pack, the examples.
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.txt", "Makefile")
+PROJECT_DIRS = ("components", "policy", "examples", "scripts", "toolchain", "cluster")
 
 
-def _kubeconfig() -> str | None:
-    path = os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
-    return path if Path(path).is_file() and Path(path).stat().st_size else None
+def _bash(script: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
+def toolchain_env() -> tuple[dict[str, str] | None, str]:
+    """The environment with the built toolchain on it, or None and why not."""
+    missing = _bash(". toolchain/lib.sh; for p in " + " ".join(PARTS) + "; do present $p || echo $p; done").split()
+    if missing:
+        return None, f"the live toolchain is not built ({', '.join(missing)} missing): run `make toolchain`"
+    if os.geteuid() != 0 and not os.environ.get("LIVE_AS_USER"):
+        return None, "the live suite runs as root (kwok's binary runtime and the CNI harness need it)"
+    env = json.loads(_bash('eval "$(bash toolchain/env.sh)"; python3 -c "import json,os;print(json.dumps(dict(os.environ)))"'))
+    # Proves that nothing is downloaded: a plugin the cache lacks is an error, not a fetch.
+    env.update(PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="1", PULUMI_SKIP_UPDATE_CHECK="1",
+               PULUMI_CONFIG_PASSPHRASE="", PULUMI_SKIP_CONFIRMATIONS="1")
+    for key in ("KUBECONFIG", "PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN"):
+        env.pop(key, None)
+    return env, ""
 
 
 @pytest.fixture(scope="session")
-def live_env(tmp_path_factory) -> dict[str, str]:
-    if shutil.which("pulumi") is None:
-        pytest.skip("the Pulumi CLI is not installed (the hosted e2e workflow installs it)")
-    if _kubeconfig() is None:
-        pytest.skip("no kubeconfig: set KUBECONFIG or create ~/.kube/config for a cluster (the e2e workflow uses kind)")
-    env = dict(os.environ)
-    env.setdefault("PULUMI_BACKEND_URL", "file://" + str(tmp_path_factory.mktemp("pulumi-state")))
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "")
+def toolchain() -> dict[str, str]:
+    env, reason = toolchain_env()
+    if env is None:
+        if os.environ.get("REQUIRE_LIVE") == "1":
+            pytest.fail(f"REQUIRE_LIVE=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
     return env
 
 
-@pytest.fixture(scope="session")
-def pulumi(live_env):
-    def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=ROOT, env=live_env,
-                              capture_output=True, text=True, timeout=1800)
-        if check and done.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+@dataclass
+class Cluster:
+    name: str
+    kubeconfig: Path
+    env: dict[str, str]
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if check and done.returncode:
+            raise AssertionError(f"kubectl {' '.join(args)}: {done.stderr}")
         return done
 
-    return _run
+    def get(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def api(self):
+        """A Kubernetes Python client on this cluster (the dynamic client reads any kind)."""
+        from kubernetes import config, dynamic
+        from kubernetes.client import api_client
+
+        return dynamic.DynamicClient(api_client.ApiClient(config.new_client_from_config(str(self.kubeconfig)).configuration))
+
+
+def start_cluster(env: dict[str, str], workdir: Path, name: str) -> Cluster:
+    cluster_env = {**env, "CLUSTER_WORKDIR": str(workdir)}
+    done = subprocess.run(["bash", "cluster/kwok.sh", "up", name], cwd=ROOT, env=cluster_env,
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        stop_cluster(cluster_env, name)
+        raise AssertionError(f"cluster/kwok.sh up {name} failed:\n{done.stdout}\n{done.stderr}")
+    return Cluster(name, Path(done.stdout.strip().splitlines()[-1]), cluster_env)
+
+
+def stop_cluster(env: dict[str, str], name: str) -> None:
+    subprocess.run(["bash", "cluster/kwok.sh", "down", name], cwd=ROOT, env=env, capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="session")
-def deployed(pulumi) -> dict:
-    """`pulumi up` of the dev stack once for the whole live suite; its outputs."""
-    pulumi("stack", "select", "--create", "dev")
-    pulumi("preview", "--stack", "dev", "--diff")
-    pulumi("up", "--stack", "dev", "--yes", "--skip-preview")
-    return json.loads(pulumi("stack", "output", "--stack", "dev", "--json").stdout)
+def cluster(toolchain, tmp_path_factory) -> Iterator[Cluster]:
+    name = f"live-{uuid.uuid4().hex[:6]}"
+    started = start_cluster(toolchain, tmp_path_factory.mktemp("kwok"), name)
+    try:
+        yield started
+    finally:
+        stop_cluster(started.env, name)
+
+
+def copy_project(dest: Path) -> Path:
+    """The project as a user checks it out, with the already-installed .venv linked in."""
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "venv", ".venv", "*.pyc")
+    for name in PROJECT_DIRS:
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    (dest / "policy" / "venv").symlink_to(ROOT / ".venv")  # requirements-dev has pulumi-policy
+    return dest
+
+
+@dataclass
+class Stack:
+    """One stack of a project copy, on its own file backend, deployed to the session's cluster."""
+
+    name: str
+    workdir: Path
+    env: dict[str, str]
+    log: list[str] = field(default_factory=list)
+
+    def pulumi(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+        command = ["pulumi", *args, "--stack", self.name, "--non-interactive"]
+        done = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout)
+        self.log.append(f"$ {' '.join(command)}  (exit {done.returncode})\n{done.stdout}{done.stderr}")
+        if check and done.returncode:
+            raise AssertionError(f"pulumi {' '.join(args)} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def up(self, *args: str) -> subprocess.CompletedProcess:
+        return self.pulumi("up", "--yes", "--skip-preview", *args)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "output", "--json", "--show-secrets").stdout)
+
+    def set_config(self, key: str, value: Any) -> None:
+        """A `multus-cni:` key, structured values as the stack file holds them."""
+        path = self.workdir / f"Pulumi.{self.name}.yaml"
+        document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        document.setdefault("config", {})[key] = value
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def state(self) -> list[dict[str, Any]]:
+        exported = json.loads(self.pulumi("stack", "export").stdout)
+        return exported["deployment"].get("resources") or []
+
+    def decommission(self) -> None:
+        """README "Removing Multus": unprotect everything, destroy, forget the stack."""
+        if self.pulumi("stack", "ls", check=False).returncode:
+            return
+        self.pulumi("state", "unprotect", "--all", "--yes", check=False)
+        self.pulumi("destroy", "--yes", "--skip-preview", check=False)
+        self.pulumi("stack", "rm", "--yes", "--force", check=False)
+
+
+class Stacks:
+    """Stacks of one fresh project copy on one file backend; `close` decommissions them all."""
+
+    def __init__(self, cluster: Cluster, base: Path):
+        state = base / "state"
+        state.mkdir()
+        self.env = {**cluster.env, "KUBECONFIG": str(cluster.kubeconfig), "PULUMI_BACKEND_URL": f"file://{state}"}
+        self.workdir = copy_project(base / "project")
+        self.made: list[Stack] = []
+
+    def __call__(self, name: str = "dev", config_from: str | None = "dev", project_dir: Path | None = None) -> Stack:
+        """A new stack (default `dev`, with the checkout's Pulumi.dev.yaml); `project_dir` for another project."""
+        where = project_dir or self.workdir
+        if config_from and config_from != name:
+            shutil.copy2(self.workdir / f"Pulumi.{config_from}.yaml", where / f"Pulumi.{name}.yaml")
+        stack = Stack(name, where, self.env)
+        subprocess.run(["pulumi", "stack", "init", name, "--non-interactive"], cwd=where, env=self.env,
+                       capture_output=True, text=True, check=True, timeout=120)
+        self.made.append(stack)
+        return stack
+
+    def close(self) -> None:
+        for stack in reversed(self.made):
+            stack.decommission()
+
+
+@pytest.fixture
+def new_stack(cluster, tmp_path) -> Iterator[Stacks]:
+    stacks = Stacks(cluster, tmp_path)
+    try:
+        yield stacks
+    finally:
+        stacks.close()
+
+
+@pytest.fixture(scope="module")
+def module_stacks(cluster, tmp_path_factory) -> Iterator[Stacks]:
+    stacks = Stacks(cluster, tmp_path_factory.mktemp("stacks"))
+    try:
+        yield stacks
+    finally:
+        stacks.close()
+
+
+def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
+    """What `python -m components render` says the stack creates (the objects pulumi up applies)."""
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "render",
+                           "--stack-file", str(stack_file)], cwd=workdir, capture_output=True, text=True,
+                          check=True, timeout=300)
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
+# Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
+#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
+#                                   (default: all)
+# A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=toolchain/lib.sh
+. "$here/lib.sh"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-modcacherw GOPATH="$TC/go" GOCACHE="$TC/go/cache"
+mkdir -p "$TC/bin" "$TC/src" "$TC/stamps" "$TC/logs"
+command -v go >/dev/null || fail "Go is not installed: the toolchain is built with 'go build' (Go >= 1.26)."
+
+# One wrapper module per product, so that minimal version selection never mixes their pins.
+wrapper() {  # wrapper NAME -> cd into a fresh module directory
+  rm -rf "$TC/src/$1" && mkdir -p "$TC/src/$1" && cd "$TC/src/$1" && go mod init "local/$1" >/dev/null 2>&1
+}
+moddir() { go list -m -f '{{.Dir}}' "$1"; }
+
+build_pulumi() {  # the CLI; pkg/go.mod replaces clipboard with a fork: a wrapper must copy that replace
+  wrapper pulumi
+  go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION"
+  # goreleaser (pulumi/.goreleaser.yml): ldflags -X ...version.Version=v{{version}}, tags osusergo,grpcnotrace
+  go build -trimpath -tags osusergo,grpcnotrace \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$TC/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  # Shipped beside the CLI (scripts/prep-for-goreleaser.sh): the dynamic-provider launcher.
+  install -m755 "$(moddir github.com/pulumi/pulumi/sdk/v3)/python/dist/pulumi-resource-pulumi-python" "$TC/bin/"
+}
+
+build_python_host() {  # no Go module serves the Python language host: see toolchain/language_host.py
+  local venv="$TC/python-host" sdk
+  if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pulumi') != '$PULUMI_VERSION')"; then
+    rm -rf "$venv" && python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "pulumi==$PULUMI_VERSION"
+  fi
+  mkdir -p "$TC/lib"
+  wrapper python-host
+  go mod download "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  sdk=$(go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
+  # The exec script the Go host runs programs with, from the SDK at the same version.
+  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/language_host.py" "$TC/lib/"
+  printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s exec "%s" -u "%s" "$@"\n' \
+    "$PULUMI_VERSION" "$venv/bin/python" "$TC/lib/language_host.py" >"$TC/bin/pulumi-language-python"
+  chmod 755 "$TC/bin/pulumi-language-python"
+}
+
+build_provider() {  # schema-embed.json is generated (gitignored upstream), so the cmd is built from a copy
+  wrapper provider
+  local mod=github.com/pulumi/pulumi-kubernetes
+  go mod edit -replace="$mod/sdk/v4=$mod/sdk/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
+  go get "$mod/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
+  cp -r "$(moddir "$mod/provider/v4")/cmd" . && chmod -R u+w cmd
+  go mod tidy -e >/dev/null 2>&1 || true   # generate.go is `//go:build ignore`: tidy first fills go.sum
+  (cd cmd/pulumi-resource-kubernetes && VERSION="$KUBERNETES_PROVIDER_VERSION" go run ./generate.go)
+  go mod tidy
+  # Where the engine looks for plugins: $PULUMI_HOME/plugins/<kind>-<name>-v<version>/ (no .partial).
+  local bin="$TC/pulumi-home/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION"
+  mkdir -p "$bin"
+  go build -trimpath \
+    -ldflags "-s -w -X $mod/provider/v4/pkg/version.Version=v$KUBERNETES_PROVIDER_VERSION" \
+    -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
+  rm -f "$bin.partial" "$bin.lock"
+}
+
+build_kube() {  # k8s.io/kubernetes requires its staging modules at v0.0.0 with local replaces
+  wrapper kube
+  local kv=$KUBE_VERSION sv=v0${KUBE_VERSION#v1} gomod minor
+  gomod=$(go mod download -json "k8s.io/kubernetes@$kv" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+  python3 "$here/kube_replaces.py" "$gomod" "$sv" | xargs go mod edit
+  local cmds="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+  # shellcheck disable=SC2086 # always pin: a bare `go get pkg` means @upgrade
+  go get $(printf '%s@'"$kv"' ' $cmds)
+  minor=${kv#v1.}; minor=${minor%%.*}
+  # hack/lib/version.sh: without these /version reports v0.0.0 and kwokctl picks the wrong flags.
+  local ld="-s -w" pkg date; date=$(date -u +%FT%TZ)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=$kv -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+  done
+  # shellcheck disable=SC2086
+  go build -trimpath -ldflags "$ld" -o "$TC/bin/" $cmds
+}
+
+build_etcd() {  # server/go.mod only replaces its sibling modules, which are required at the same tag
+  wrapper etcd
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$TC/bin/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_kwok() {  # no replaces upstream: go install works as it is
+  GOBIN="$TC/bin" go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+}
+
+build_multus() {  # the thin plugin (cmd/multus); version vars as upstream's hack/build-go.sh sets them
+  # `go install mod@v` asks the proxy for the module's version list, which it refuses: use a wrapper.
+  local m=gopkg.in/k8snetworkplumbingwg/multus-cni.v4
+  wrapper multus
+  go get "$m/cmd/multus@$MULTUS_VERSION"
+  go build -trimpath \
+    -ldflags "-s -w -X $m/pkg/multus.version=$MULTUS_VERSION -X $m/pkg/multus.releaseStatus=released" \
+    -o "$TC/bin/multus" "$m/cmd/multus"
+}
+
+# What each step builds, for the progress line and for "already on PATH at the pinned version".
+declare -A RECIPE=(
+  [pulumi]="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
+  [python_host]="pulumi==$PULUMI_VERSION (Python language host, toolchain/language_host.py)"
+  [provider]="github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION (v$KUBERNETES_PROVIDER_VERSION)"
+  [kube]="k8s.io/kubernetes@$KUBE_VERSION"
+  [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  [kwok]="sigs.k8s.io/kwok@$KWOK_VERSION"
+  [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
+)
+
+step() {  # step NAME: build unless the stamp says this exact recipe is built, or PATH has it
+  local name=$1 stamp="$TC/stamps/$1" want start log
+  want="${RECIPE[$name]} $(recipe_hash "$name")"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && present "$name"; then
+    say "$name: cached (${RECIPE[$name]})"; return 0
+  fi
+  if on_path_at_pin "$name"; then say "$name: using $(command -v "$name") (${RECIPE[$name]})"; return 0; fi
+  say "$name: building ${RECIPE[$name]} ..."
+  start=$(date +%s) log="$TC/logs/$name.log"
+  # errexit is off inside an `if` condition, subshells included: run the recipe outside one.
+  set +e; (set -euo pipefail; "build_$name") >"$log" 2>&1; local rc=$?; set -e
+  if [ $rc -ne 0 ] || ! present "$name"; then
+    say "$name: FAILED after $(( $(date +%s) - start ))s building ${RECIPE[$name]}; last lines of $log:"
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+  echo "$want" >"$stamp"
+  say "$name: built in $(( $(date +%s) - start ))s"
+}
+
+recipe_hash() {  # the recipe's body (and the host's source): editing one rebuilds that part only
+  { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/language_host.py"; } | sha256sum | cut -c1-12
+}
+
+main() {
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider)
+  total=$(date +%s)
+  for n in "${names[@]}"; do
+    [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"
+    (step "$n") || exit 1
+  done
+  say "toolchain ready in $(( $(date +%s) - total ))s: $TC ($(du -sh "$TC/bin" "$TC/pulumi-home/plugins" 2>/dev/null | awk '{print $1}' | paste -sd+ -) binaries)"
+}
+
+# One line, so that bash has read the whole file before it builds anything.
+main "$@"; exit

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make -s toolchain-env`: the export lines that make the built toolchain usable from any shell:
+#   eval "$(make -s toolchain-env)" && pulumi version
+set -euo pipefail
+# shellcheck source=toolchain/lib.sh
+. "$(dirname "$0")/lib.sh"
+q() { printf '%q' "$1"; }
+echo "export PATH=$(q "$TC/bin"):\"\$PATH\""
+# The provider is installed as a plugin under this PULUMI_HOME; nothing is ever downloaded.
+echo "export PULUMI_HOME=$(q "$TC/pulumi-home")"
+echo "export PULUMI_SKIP_UPDATE_CHECK=1"
+echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1"
+echo "export KWOK_KUBE_VERSION=$(q "$KUBE_VERSION")"

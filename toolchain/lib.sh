@@ -1,0 +1,34 @@
+# Shared by toolchain/build.sh, toolchain/env.sh and cluster/*.sh: where the toolchain lives and
+# which binaries each part provides. Sourced, never run.
+# shellcheck shell=bash
+_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=toolchain/versions.env
+. "$_lib_dir/versions.env"
+TC=${MULTUS_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/multus-cni/toolchain}
+
+say() { printf '[toolchain] %s\n' "$*" >&2; }
+fail() { say "$*"; exit 1; }
+
+# The files each part puts in the cache, relative to $TC.
+parts_of() {
+  case $1 in
+    pulumi) echo bin/pulumi bin/pulumi-resource-pulumi-python ;;
+    python_host) echo bin/pulumi-language-python lib/language_host.py lib/pulumi-language-python-exec python-host/bin/python ;;
+    provider) echo "pulumi-home/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION/pulumi-resource-kubernetes" ;;
+    kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl ;;
+    etcd) echo bin/etcd ;;
+    kwok) echo bin/kwok bin/kwokctl ;;
+    multus) echo bin/multus ;;
+  esac
+}
+present() { local f; for f in $(parts_of "$1"); do [ -e "$TC/$f" ] || return 1; done; }
+
+# A tool the user already has at the pinned version is used as it is (checked by its own --version).
+on_path_at_pin() {
+  local out
+  case $1 in
+    pulumi) out=$(pulumi version 2>/dev/null) && [ "$out" = "v$PULUMI_VERSION" ] ;;
+    etcd) out=$(etcd --version 2>/dev/null) && grep -qx "etcd Version: ${ETCD_VERSION#v}" <<<"$out" ;;
+    *) return 1 ;;
+  esac
+}
