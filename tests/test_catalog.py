@@ -100,6 +100,39 @@ def test_upstream_examples_pass_and_come_out_unchanged(case):
     assert emitted == {**config, "name": config.get("name", "net-a")}
 
 
+# Layer-2 networks without an address: bridge and macvlan skip IPAM when `ipam.type` is empty
+# (containernetworking/plugins bridge.go and macvlan.go, `isLayer3 := n.IPAM.Type != ""`).
+LAYER2 = {
+    # KubeVirt user guide, interfaces and networks: a bridge on a VLAN, no ipam
+    "kubevirt-bridge-vlan": {"cniVersion": "0.3.1", "type": "bridge", "bridge": "br1", "vlan": 10},
+    # KubeVirt user guide: a bridge with only an MTU
+    "kubevirt-bridge-mtu": {"cniVersion": "0.3.1", "type": "bridge", "mtu": 1300},
+    # openshift-docs modules/virt-creating-linux-bridge-nad-cli.adoc (OpenShift Virtualization), with
+    # the placeholder bridge name "bridge-interface" (16 bytes, longer than Linux allows) set to br1
+    "openshift-virt-bridge": {"cniVersion": "0.3.1", "name": "bridge-network", "type": "bridge", "bridge": "br1",
+                              "macspoofchk": False, "vlan": 100, "disableContainerInterface": True, "preserveDefaultVlan": False},
+    # Kube-OVN's macvlan attachment without IPAM
+    "kube-ovn-macvlan": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER2))
+def test_kubevirt_and_kube_ovn_layer2_networks_without_ipam_are_accepted(case):
+    network = _network(LAYER2[case])
+    assert network.summary.ipam is None
+    assert network.summary.pools == ()
+
+
+def test_openshift_virt_bridge_refuses_ipam_with_disable_container_interface():
+    """bridge.go cmdAdd (v1.5.0+): "cannot use IPAM when DisableContainerInterface flag is set"."""
+    config = {**LAYER2["openshift-virt-bridge"], "ipam": {"type": "whereabouts", "range": "10.0.0.0/24"}}
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "bridge-network", "config": config}, "net")
+    assert [p.path for p in caught.value.problems] == ["net.config.ipam"]
+    assert "disableContainerInterface" in caught.value.problems[0].message
+    _network({**LAYER2["openshift-virt-bridge"], "ipam": {}})  # no IPAM type: fine
+
+
 def test_cni_dev_static_example_is_rejected_for_its_unreachable_gateway():
     """cni.dev's static.md example: route gw 10.10.5.1 is off 10.10.0.1/24, and the real static
     plugin fails ADD with "network is unreachable" (the conformance suite runs it)."""
@@ -177,7 +210,7 @@ BAD = [
     ("mtu too small", _macvlan(mtu=40), f"{P}.mtu", "MTU 40 is out of range"),
     ("mtu not a number", _macvlan(mtu="jumbo"), f"{P}.mtu", "must be a whole number"),
     ("bad mac", _macvlan(mac="zz:00:00:00:00:00"), f"{P}.mac", "is not a MAC address"),
-    ("missing ipam", {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0"}, f"{P}.ipam", "macvlan needs an ipam section"),
+    ("ptp without ipam", {"cniVersion": "0.3.1", "type": "ptp"}, f"{P}.ipam", "ptp needs an ipam section"),
     ("subnet /33", _host_local(subnet="10.0.0.0/33"), f"{P}.ipam.subnet", "is not a subnet in CIDR form"),
     ("subnet without prefix", _host_local(subnet="10.0.0.0"), f"{P}.ipam.subnet", "needs a prefix length"),
     ("range start outside subnet", _host_local(subnet="10.0.0.0/24", rangeStart="10.0.1.5"), f"{P}.ipam.rangeStart",

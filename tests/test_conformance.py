@@ -266,6 +266,16 @@ def test_bridge_l2_only_has_no_address():
     assert (result.interface, result.addresses) == ("net1", ())
 
 
+@pytest.mark.parametrize("config", [
+    {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge"},  # Kube-OVN's macvlan without IPAM
+    {"cniVersion": "0.3.1", "type": "bridge", "mtu": 1300},  # KubeVirt's layer-2 bridge
+], ids=["kube-ovn-macvlan", "kubevirt-bridge-mtu"])
+def test_layer2_networks_without_ipam_pass_the_catalog_and_the_real_plugin(config):
+    result = conformance.check_network(NetworkConfig(name="layer2", config=config), plugin_dirs=DIRS)
+    assert result.verdict == conformance.PASS, result.reason
+    assert (result.interface, result.addresses) == ("net1", ())
+
+
 def test_host_device_moves_the_device_in_and_back():
     result = check(HOST_DEVICE_DOC)
     assert result.verdict == conformance.PASS, result.reason  # includes "enp0s1 is back after DEL"

@@ -104,8 +104,8 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
         out.links.append((type_, plugin.link()))
     if isinstance(data.get("ipam"), dict):
         _ipam(data["ipam"], (*loc, "ipam"), raw, out)
-    elif "ipam" not in data and model.IPAM_REQUIRED and not chained:
-        out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section; use {{}} for an interface without an address"))
+    elif "ipam" not in data and model.IPAM == "required" and not chained:
+        out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section: it runs the IPAM plugin on every ADD"))
 
 
 def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> None:

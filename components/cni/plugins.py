@@ -19,7 +19,11 @@ class InterfacePlugin(Plugin):
     """A plugin that creates the pod's interface and takes an IPAM section."""
 
     ipam: Optional[dict[str, Any]] = None  # checked by the catalog, which dispatches on its type
-    IPAM_REQUIRED: ClassVar[bool] = True
+    #: Whether ADD works without an IPAM type. "optional": the plugin skips IPAM when
+    #: `ipam.type` is empty (`isLayer3 := n.IPAM.Type != ""` in containernetworking/plugins
+    #: bridge.go and macvlan.go; host-device.go and sriov-cni likewise), so the interface
+    #: comes up without an address. "required": ADD always runs the IPAM plugin.
+    IPAM: ClassVar[Literal["optional", "required"]] = "required"
 
     def link(self) -> Optional[str]:
         """The host link this network rides on, for cross-network checks (None: its own)."""
@@ -37,6 +41,7 @@ class MasterPlugin(InterfacePlugin):
 
 class Macvlan(MasterPlugin):
     type: Literal["macvlan"]
+    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
     mode: Optional[Literal["bridge", "private", "vepa", "passthru", ""]] = None
     mtu: Optional[MTU] = None
     mac: Optional[MAC] = None
@@ -85,10 +90,19 @@ class Bridge(InterfacePlugin):
     disableContainerInterface: Optional[bool] = None
     portIsolation: Optional[bool] = None
     mac: Optional[MAC] = None
-
+    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
 
     def link(self) -> Optional[str]:
         return f"bridge {self.bridge or 'cni0'}"
+
+    @model_validator(mode="after")
+    def _container_interface(self) -> "Bridge":
+        """containernetworking/plugins bridge.go cmdAdd (v1.5.0+): "cannot use IPAM when
+        DisableContainerInterface flag is set"; older releases ignore the flag."""
+        if self.disableContainerInterface and (self.ipam or {}).get("type"):
+            fail([(("ipam",), "bridge refuses IPAM when disableContainerInterface is true (the pod's interface stays "
+                              "down, so it cannot carry an address); remove the ipam section or write ipam: {}")])
+        return self
 
 
 class HostDevice(InterfacePlugin):
@@ -99,7 +113,7 @@ class HostDevice(InterfacePlugin):
     hwaddr: Optional[MAC] = None
     kernelpath: Optional[str] = None
     pciBusID: Optional[str] = None
-    IPAM_REQUIRED: ClassVar[bool] = False
+    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
 
     @model_validator(mode="after")
     def _one_selector(self) -> "HostDevice":
@@ -123,7 +137,7 @@ class Sriov(InterfacePlugin):
     max_tx_rate: Optional[int] = Field(None, ge=0)
     logLevel: Optional[Literal["panic", "error", "warning", "info", "debug"]] = None
     logFile: Optional[str] = None
-    IPAM_REQUIRED: ClassVar[bool] = False
+    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
 
     @model_validator(mode="after")
     def _vlan_options(self) -> "Sriov":
