@@ -133,6 +133,66 @@ def test_openshift_virt_bridge_refuses_ipam_with_disable_container_interface():
     _network({**LAYER2["openshift-virt-bridge"], "ipam": {}})  # no IPAM type: fine
 
 
+# StarlingX docs, "Create Network Attachment Definitions" (net3): an SR-IOV VF addressed by
+# calico-ipam, which reads `kubernetes` and `datastore_type` beside the sriov plugin's own keys.
+STARLINGX_SRIOV_CALICO = {
+    "cniVersion": "0.3.0", "type": "sriov",
+    "ipam": {"type": "calico-ipam", "assign_ipv4": "true", "ipv4_pools": ["mypool"]},
+    "kubernetes": {"kubeconfig": "/etc/cni/net.d/calico-kubeconfig"},
+    "datastore_type": "kubernetes",
+}
+RESOURCE = {"k8s.v1.cni.cncf.io/resourceName": "intel.com/pci_sriov_net_datanet_b"}
+
+
+def test_starlingx_sriov_with_calico_ipam_keys_is_accepted_with_warnings_naming_sriov():
+    network = _network(STARLINGX_SRIOV_CALICO, raw=True, annotations=RESOURCE)
+    warned = dict(network.warnings())
+    assert sorted(loc for loc in warned if "ignores this key" in warned[loc]) == [("config", "datastore_type"), ("config", "kubernetes")]
+    assert warned[("config", "kubernetes")].startswith("the sriov plugin ignores this key")
+    assert json.loads(network.config_json)["datastore_type"] == "kubernetes"  # kept as written
+
+
+def test_unknown_keys_that_are_no_typo_are_not_errors_without_raw_either():
+    """Only calico-ipam (outside the catalog) needs raw: true; the keys beside it are no error."""
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net3", "config": STARLINGX_SRIOV_CALICO, "annotations": RESOURCE}, "net")
+    assert [p.path for p in caught.value.problems] == ["net.config.ipam.type"]
+
+
+@pytest.mark.parametrize("key, meant", [("mastr", "master"), ("mdoe", "mode"), ("Master", "master"), ("modes", "mode")])
+def test_a_key_one_edit_from_a_known_one_stays_an_error(key, meant):
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": {**_macvlan(), key: "x"}}, "net")
+    assert [str(p) for p in caught.value.problems] == [f"net.config.{key}: unknown key; did you mean {meant!r}?"]
+
+
+def test_raw_turns_a_typo_on_a_catalog_plugin_into_a_warning():
+    network = _network({**_macvlan(), "mastr": "eth1"}, raw=True)
+    assert dict(network.warnings())[("config", "mastr")].startswith("unknown key; did you mean 'master'?")
+
+
+def test_unknown_nested_ipam_key_warns_and_the_range_is_still_checked():
+    config = _macvlan({"type": "host-local", "ranges": [[{"subnet": "10.0.0.0/24", "comment": "lab"}]]})
+    network = _network(config)
+    assert dict(network.warnings())[("config", "ipam", "ranges", 0, 0, "comment")].startswith("the host-local IPAM plugin ignores")
+    assert [str(p) for p in network.summary.pools] == ["10.0.0.1-10.0.0.254"]
+
+
+def test_unknown_conflist_key_warns_but_a_misplaced_plugin_setting_stays_an_error():
+    plugins = [{"type": "bridge", "ipam": {}}]
+    network = _network({"cniVersion": "0.3.1", "description": "lab", "plugins": plugins})
+    assert "libcni and Multus ignore this key" in dict(network.warnings())[("config", "description")]
+    for key, words in (("master", "plugin settings go inside plugins[]"), ("cniVersoin", "did you mean 'cniVersion'?")):
+        with pytest.raises(ConfigError) as caught:
+            validate(NetworkConfig, {"name": "net-a", "config": {"cniVersion": "0.3.1", key: "x", "plugins": plugins}}, "net")
+        assert words in str(caught.value.problems[0])
+
+
+def test_unknown_key_warnings_reach_the_preview(run_stack):
+    run_ = run_stack(networks=[{"name": "net3", "config": STARLINGX_SRIOV_CALICO, "raw": True, "annotations": RESOURCE}])
+    assert any(w.startswith("multus-cni:networks[0].config.datastore_type: the sriov plugin ignores this key") for w in run_.warnings)
+
+
 def test_cni_dev_static_example_is_rejected_for_its_unreachable_gateway():
     """cni.dev's static.md example: route gw 10.10.5.1 is off 10.10.0.1/24, and the real static
     plugin fails ADD with "network is unreachable" (the conformance suite runs it)."""

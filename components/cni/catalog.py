@@ -3,23 +3,30 @@
 Types outside the catalog (third-party plugins such as route-override) pass only when the
 network sets `raw: true`; then only their structure is checked. The config itself is never
 rewritten: checking is separate from what we emit.
+
+Unknown keys: the plugins decode their config with Go's `json.Unmarshal`, which drops keys it
+does not know, and chained readers rely on that (an IPAM plugin such as calico-ipam reads keys
+beside the main plugin's). So an unknown key is a warning naming the plugin that ignores it;
+only a near miss of a known key (a typo) is an error, and `raw: true` makes that a warning too.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from ..config.errors import Found, flatten, suggest
+from ..config.errors import Found, flatten, near_miss, suggest
 from .ipam import IPAMS, Pool, Whereabouts
 from .plugins import PLUGINS, InterfacePlugin
 
 # Keys of a conflist's top level (CNI SPEC.md "Network configuration lists", 1.1.0).
 CONFLIST_KEYS = frozenset({"cniVersion", "cniVersions", "name", "plugins", "disableCheck", "disableGC", "loadOnlyInlinedPlugins"})
+# Settings of some catalog plugin: at a conflist's top level, one of these is a misplaced setting.
+_PLUGIN_KEYS = frozenset(key for model in PLUGINS.values() for key in model.known_keys())
 _RAW_HINT = " (a third-party plugin passes unchecked when the network sets raw: true)"
-
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Summary:
 @dataclass
 class _Builder:
     problems: Found = field(default_factory=list)
+    warnings: Found = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
     ipam: Optional[str] = None
     pools: list[Pool] = field(default_factory=list)
@@ -51,13 +59,11 @@ class _Builder:
     overlapping_allowed: bool = False
 
 
-def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found]:
-    """(summary, problems) of a structurally valid config (see config.network.structure_problems)."""
+def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Found]:
+    """(summary, problems, warnings) of a structurally valid config (see config.network.structure_problems)."""
     out = _Builder()
     if "plugins" in config:
-        for key in sorted(k for k in config if k not in CONFLIST_KEYS):
-            out.problems.append(((key,), "unknown key for a conflist" + suggest(key, CONFLIST_KEYS)
-                                 + " (plugin settings go inside plugins[])"))
+        _conflist_keys(config, out)
         for index, plugin in enumerate(config["plugins"]):
             _plugin(plugin, ("plugins", index), raw, out, chained=index > 0)
     else:
@@ -67,17 +73,61 @@ def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found]:
         declared=frozenset(out.declared),
         overlapping_allowed=out.overlapping_allowed, is_conflist="plugins" in config,
     )
-    return summary, out.problems
+    return summary, out.problems, out.warnings
 
 
-def _validate(model: type, data: dict[str, Any], loc: tuple, out: _Builder) -> Optional[Any]:
+def _conflist_keys(config: dict[str, Any], out: _Builder) -> None:
+    """libcni reads a conflist's own keys only: a typo of one, or a plugin setting placed beside
+    `plugins`, does nothing and is an error; anything else is ignored, and said so."""
+    for key in sorted(k for k in config if k not in CONFLIST_KEYS):
+        near = near_miss(key, CONFLIST_KEYS)
+        if near:
+            out.problems.append(((key,), f"unknown key for a conflist; did you mean {near!r}?"))
+        elif key in _PLUGIN_KEYS:
+            out.problems.append(((key,), "unknown key for a conflist (plugin settings go inside plugins[])"))
+        else:
+            out.warnings.append(((key,), "libcni and Multus ignore this key: a conflist carries cniVersion, name and "
+                                 "plugins[] (CNI SPEC.md); kept in the NAD as written"))
+
+
+def _validate(model: type, data: dict[str, Any], loc: tuple, raw: bool, owner: str, out: _Builder) -> Optional[Any]:
+    """The model of `data`, or None when it has problems; unknown keys are judged as the module says."""
     if any(k.startswith("cni.dev/") for k in data):  # reserved for runtimes (SPEC.md): passed, not checked
         data = {k: v for k, v in data.items() if not k.startswith("cni.dev/")}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        out.problems += [(loc + sub, message) for sub, message in flatten(exc, model)]
+        unknown: list[tuple[tuple, list[str]]] = []
+        found = flatten(exc, model, unknown)
+    typos = False
+    for sub, known in unknown:
+        near = near_miss(str(sub[-1]), known)
+        if near and not raw:
+            typos = True
+            out.problems.append((loc + sub, f"unknown key; did you mean {near!r}?"))
+        elif near:
+            out.warnings.append((loc + sub, f"unknown key; did you mean {near!r}? {owner} ignores it; kept because "
+                                 "the network sets raw: true"))
+        else:
+            out.warnings.append((loc + sub, f"{owner} ignores this key: it is none of its settings, and Go's JSON "
+                                 "decoding drops unknown keys; kept in the NAD for any other reader"))
+    out.problems += [(loc + sub, message) for sub, message in found]
+    if found or typos:
         return None
+    try:  # what the plugin reads: the config without the keys it ignores
+        return model.model_validate(_without(data, [sub for sub, _ in unknown]))
+    except ValidationError:
+        return None
+
+
+def _without(data: dict[str, Any], locations: list[tuple]) -> dict[str, Any]:
+    trimmed = copy.deepcopy(data)
+    for location in locations:
+        parent: Any = trimmed
+        for part in location[:-1]:
+            parent = parent[part]
+        parent.pop(location[-1], None)
+    return trimmed
 
 
 def _unknown_type(kind: str, type_: str, known: dict, loc: tuple, raw: bool, out: _Builder) -> None:
@@ -97,7 +147,7 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
         if isinstance(data.get("ipam"), dict):
             _ipam(data["ipam"], (*loc, "ipam"), raw, out)
         return
-    plugin = _validate(model, data, loc, out)
+    plugin = _validate(model, data, loc, raw, f"the {type_} plugin", out)
     if not issubclass(model, InterfacePlugin):
         return
     if plugin is not None and plugin.link() is not None:
@@ -121,9 +171,8 @@ def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> None:
     if model is None:
         _unknown_type("IPAM", type_, IPAMS, loc, raw, out)
         return
-    ipam = _validate(model, data, loc, out)
+    ipam = _validate(model, data, loc, raw, f"the {type_} IPAM plugin", out)
     if ipam is None:
         return
     out.pools += ipam.pools()
     out.overlapping_allowed = isinstance(ipam, Whereabouts) and ipam.overlapping_allowed
-

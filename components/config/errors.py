@@ -11,7 +11,7 @@ import difflib
 import re
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence, TypeVar
+from typing import Any, Iterable, Optional, Sequence, TypeVar
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -84,6 +84,32 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def near_miss(word: str, choices: Iterable[str]) -> Optional[str]:
+    """The choice `word` is a typo of: the same ignoring case, or one edit away (a letter added,
+    dropped, changed, or two neighbours swapped); None for a word that is no near miss."""
+    lowered = word.lower()
+    for choice in sorted(set(choices)):
+        if choice != word and _within_one_edit(lowered, choice.lower()):
+            return choice
+    return None
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diffs) == 1 or (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1:]
+
+
 _TYPE_WORDS = {
     "string_type": "text",
     "list_type": "a list",
@@ -148,15 +174,19 @@ def _model_in(annotation: Any) -> Any:
 Found = list[tuple[tuple, str]]
 
 
-def flatten(exc: ValidationError, model: Any = None) -> Found:
+def flatten(exc: ValidationError, model: Any = None, unknown: Optional[list[tuple[tuple, list[str]]]] = None) -> Found:
     """(location, message) of every problem, our grouped ones expanded.
 
-    `model` is what was validated: an unknown key gets the close match among its keys.
+    `model` is what was validated: an unknown key gets the close match among its keys. With an
+    `unknown` list, unknown keys go there instead, as (location, the keys accepted beside it),
+    for a caller that judges them itself.
     """
     found: Found = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and unknown is not None:
+            unknown.append((loc, _keys_at(model, loc[:-1])))
+        elif err["type"] == "extra_forbidden":
             found.append((loc, "unknown key" + suggest(str(loc[-1]), _keys_at(model, loc[:-1]))))
         elif err["type"] == "problems":
             found += [(loc + tuple(subloc), message) for subloc, message in err["ctx"]["items"]]

@@ -71,6 +71,7 @@ class NetworkConfig(Named, Model):
     raw: bool = False
 
     _summary: Summary = PrivateAttr(default_factory=Summary)
+    _catalog_warnings: list = PrivateAttr(default_factory=list)
 
     @field_validator("config", mode="before")
     @classmethod
@@ -85,9 +86,10 @@ class NetworkConfig(Named, Model):
 
     @model_validator(mode="after")
     def _catalog(self) -> "NetworkConfig":
-        summary, problems = check(self.config, raw=self.raw)
+        summary, problems, warnings = check(self.config, raw=self.raw)
         fail([(("config", *loc), message) for loc, message in problems])
         self._summary = summary
+        self._catalog_warnings = [(("config", *loc), message) for loc, message in warnings]
         return self
 
     @property
@@ -113,7 +115,7 @@ class NetworkConfig(Named, Model):
         return [((), self.config)]
 
     def warnings(self) -> list[tuple[tuple, str]]:
-        found = []
+        found = list(self._catalog_warnings)
         if "cniVersion" not in self.config:
             found.append((("config", "cniVersion"), (
                 "is not set; plugins then assume 0.1.0 or fail; set it to the version your plugins "
