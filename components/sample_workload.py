@@ -11,7 +11,7 @@ from . import kube
 from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
 from .config import ConfigError, Problem, WorkloadConfig, validate
-from .config.attachments import attachment_problems
+from .config.attachments import attachment_findings
 from .config.errors import join_path
 from .network_attachment import NetworkAttachment
 from .warnings import warn_all
@@ -77,14 +77,15 @@ def attachment_digest(workload: WorkloadConfig, networks: Sequence[NetworkAttach
     return digest({"annotations": pod_annotations(workload), "configs": sorted(n.network.config_json for n in networks)})
 
 
-def _check_attachments(workload: WorkloadConfig, networks: Sequence[NetworkAttachment], label: str) -> None:
+def _check_attachments(workload: WorkloadConfig, networks: Sequence[NetworkAttachment], label: str) -> list:
     """The stack's workload checks, for library users too: NADs not passed in are taken as
-    created elsewhere, so only their presence is unknown."""
+    created elsewhere, so only their presence is unknown. Returns the warnings."""
     given = {n.network.key: n.network for n in networks}
     external = set(workload.attachment_keys()) - set(given)
-    problems = attachment_problems(workload, given, external, pulumi.get_project())
+    problems, warnings = attachment_findings(workload, given, external, pulumi.get_project())
     if problems:
         raise ConfigError(Problem(join_path(label, loc), message) for loc, message in problems)
+    return warnings
 
 
 class SampleWorkload(pulumi.ComponentResource):
@@ -104,8 +105,8 @@ class SampleWorkload(pulumi.ComponentResource):
         super().__init__(TYPE, name, {}, opts)
         label = config_path or f"SampleWorkload {name}"
         workload = validate(WorkloadConfig, args, label)
-        _check_attachments(workload, networks, label)
-        warn_all(self, label, workload.warnings())
+        attachment_warnings = _check_attachments(workload, networks, label)
+        warn_all(self, label, workload.warnings() + attachment_warnings)
         self.config = workload
 
         attached = attachment_digest(workload, networks)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from components.annotations import DEFAULT_NETWORK, NETWORKS
-from components.config import ConfigError, load_stack_config
+from components.config import ConfigError, WorkloadConfig, load_stack_config
+from components.config.attachments import attachment_findings
 from components.sample_workload import DIGEST_ANNOTATION
 from conftest import POD, config_of, only
 
@@ -17,7 +18,9 @@ STATIC = {"cniVersion": "0.3.1", "plugins": [
 HOST_LOCAL_IPS = {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1", "capabilities": {"ips": True},
                   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.5.0.0/24", "rangeStart": "10.5.0.100", "rangeEnd": "10.5.0.150"}]]}}
 PLAIN = {"cniVersion": "0.3.1", "type": "bridge", "ipam": {}}
-NETWORKS_ = [{"name": "static-net", "config": STATIC}, {"name": "hl-net", "config": HOST_LOCAL_IPS}, {"name": "plain", "config": PLAIN}]
+PTP = {"cniVersion": "0.3.1", "type": "ptp", "ipam": {"type": "host-local", "subnet": "10.9.0.0/24"}}
+NETWORKS_ = [{"name": "static-net", "config": STATIC}, {"name": "hl-net", "config": HOST_LOCAL_IPS}, {"name": "plain", "config": PLAIN},
+             {"name": "ptp-net", "config": PTP}]
 
 
 def _problems(*workloads, external=None):
@@ -33,8 +36,8 @@ W = "multus-cni:workloads[0]"
 BAD = [
     ("ips without capability", {"networks": [{"name": "plain", "ips": ["10.0.0.5/24"]}]}, f"{W}.networks[0].ips",
      "does not declare the 'ips' capability"),
-    ("mac without capability", {"networks": [{"name": "hl-net", "mac": "02:00:00:00:00:01"}]}, f"{W}.networks[0].mac",
-     "does not declare the 'mac' capability"),
+    ("mac without capability on a chain that ignores MAC=", {"networks": [{"name": "ptp-net", "mac": "02:00:00:00:00:01"}]},
+     f"{W}.networks[0].mac", "does not declare the 'mac' capability, and no plugin of its chain (ptp) reads the MAC="),
     ("port mappings without capability", {"networks": [{"name": "plain", "portMappings": [{"hostPort": 8080, "containerPort": 80}]}]},
      f"{W}.networks[0].portMappings", "'portMappings' capability"),
     ("bandwidth without capability", {"networks": [{"name": "plain", "bandwidth": {"ingressRate": 1000}}]}, f"{W}.networks[0].bandwidth",
@@ -171,3 +174,46 @@ def test_a_bare_sample_workload_runs_the_same_attachment_checks(run_components):
     assert sorted(p.path for p in caught.value.problems) == [
         "SampleWorkload probe.networks[0].interface", "SampleWorkload probe.networks[0].ips"]
     run_components(build("plain,infra/created-elsewhere"))  # a NAD not passed in is someone else's
+
+
+# niloysh/open5gs-k8s networks5g/network-attachments.yaml: static macvlan NADs without the ips
+# capability; its network functions request their addresses with `ips` in the pod annotation.
+OPEN5GS_N3 = {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge", "ipam": {"type": "static"}}
+
+
+def _findings(workload, network):
+    stack = load_stack_config(config_of(networks=[{"name": "n3network", "config": network}]))
+    return attachment_findings(WorkloadConfig.model_validate(workload), {n.key: n for n in stack.networks}, set(), "multus-cni")
+
+
+def test_open5gs_static_network_without_the_ips_capability_is_accepted_with_a_warning():
+    problems, warnings = _findings({"networks": [{"name": "n3network", "interface": "n3", "ips": ["10.10.3.1/24"]}]}, OPEN5GS_N3)
+    assert problems == []
+    [(loc, message)] = warnings
+    assert loc == ("networks", 0, "ips")
+    assert "passes the request as IP= in CNI_ARGS and its static IPAM reads it" in message
+
+
+def test_open5gs_ips_warning_reaches_the_preview_on_the_workload(run_stack):
+    run_ = run_stack(networks=[{"name": "n3network", "config": OPEN5GS_N3}],
+                     workloads=[{"name": "upf", "networks": [{"name": "n3network", "interface": "n3", "ips": ["10.10.3.1/24"]}]}])
+    assert any(w.startswith("multus-cni:workloads[0].networks[0].ips: network default/n3network does not declare") for w in run_.warnings)
+
+
+def test_mac_request_on_macvlan_without_the_capability_warns():
+    problems, warnings = _findings({"networks": [{"name": "n3network", "ips": ["10.10.3.1/24"], "mac": "02:00:00:00:00:01"}]}, OPEN5GS_N3)
+    assert problems == []
+    assert [loc for loc, _ in warnings] == [("networks", 0, "ips"), ("networks", 0, "mac")]
+    assert "its macvlan plugin reads it" in warnings[1][1]
+
+
+@pytest.mark.parametrize("ipam, ips, words", [
+    ({"type": "static"}, ["10.10.3.1"], "static reads the IP= that Multus passes in CNI_ARGS only in CIDR form"),
+    ({"type": "host-local", "subnet": "10.10.3.0/24"}, ["10.10.3.5/24", "10.10.3.6/24"], "host-local reads a single address"),
+    ({"type": "whereabouts", "range": "10.10.3.0/24"}, ["10.10.3.5/24"], "its whereabouts IPAM does not read the IP="),
+    ({"type": "dhcp"}, ["10.10.3.5/24"], "its dhcp IPAM does not read the IP="),
+])
+def test_ips_without_the_capability_stays_an_error_where_cni_args_cannot_carry_it(ipam, ips, words):
+    problems, warnings = _findings({"networks": [{"name": "n3network", "ips": ips}]}, {**OPEN5GS_N3, "ipam": ipam})
+    assert [loc for loc, _ in problems] == [("networks", 0, "ips")] and warnings == []
+    assert words in problems[0][1]

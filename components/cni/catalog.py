@@ -158,21 +158,22 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
         out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section: it runs the IPAM plugin on every ADD"))
 
 
-def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> None:
+def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> Optional[Any]:
     if not data:
         out.ipam = out.ipam or "none"
-        return
+        return None
     type_ = data.get("type")
     if not isinstance(type_, str) or not type_:
         out.problems.append(((*loc, "type"), "is required: the IPAM plugin (host-local, static, dhcp, whereabouts), or write ipam: {}"))
-        return
+        return None
     out.ipam = type_
     model = IPAMS.get(type_)
     if model is None:
         _unknown_type("IPAM", type_, IPAMS, loc, raw, out)
-        return
+        return None
     ipam = _validate(model, data, loc, raw, f"the {type_} IPAM plugin", out)
     if ipam is None:
-        return
+        return None
     out.pools += ipam.pools()
     out.overlapping_allowed = isinstance(ipam, Whereabouts) and ipam.overlapping_allowed
+    return ipam

@@ -8,41 +8,58 @@ from ..cni.addresses import ip
 from .errors import Found, suggest
 from .network import NetworkConfig
 from .base import ref_of
-from .workload import WorkloadConfig
+from .workload import NetworkSelection, WorkloadConfig
 
 RESERVED_INTERFACES = ("eth0", "lo")  # the pod's default network and loopback
 
+# Multus passes `ips` and `mac` to the plugin as IP= and MAC= in CNI_ARGS whether or not the
+# network declares the capability (multus-cni pkg/multus/multus.go DelegateAdd). Who reads them,
+# in containernetworking/plugins and sriov-cni:
+#: IPAM plugins reading IP= : static takes a comma list of addresses in CIDR form
+#: (plugins/ipam/static/main.go IPAMEnvArgs), host-local one address (host-local/backend/allocator/config.go).
+IP_ARG_READERS = ("static", "host-local")
+#: Plugins reading MAC= (MacEnvArgs in macvlan.go, bridge.go, tuning.go; sriov-cni pkg/cnicommands/cni.go).
+MAC_ARG_READERS = ("macvlan", "bridge", "tuning", "sriov")
 
-def attachment_problems(
+
+def attachment_findings(
     workload: WorkloadConfig,
     networks: Mapping[tuple[str, str], NetworkConfig],
     external: set[tuple[str, str]],
     project: str,
-) -> Found:
-    """Problems at paths relative to the workload; `networks` are the ones whose configs are known."""
-    loc: tuple = ()
+) -> tuple[Found, Found]:
+    """(problems, warnings) at paths relative to the workload; `networks` are the ones whose configs are known."""
     found: Found = []
+    warned: Found = []
     for s_index, (selection, key) in enumerate(zip(workload.networks, workload.network_keys())):
-        here = (*loc, "networks", s_index)
+        here = ("networks", s_index)
         if key not in networks and key not in external:
             found.append((here, _undefined(key, networks, project)))
             continue
-        found += _request_problems(here, selection, networks.get(key))
+        problems, warnings = _request_findings(here, selection, networks.get(key))
+        found += problems
+        warned += warnings
     default = workload.default_network_key()
     if default is not None and default not in networks and default not in external:
-        found.append(((*loc, "defaultNetwork"), _undefined(default, networks, project)))
-    found += _interface_problems(loc, workload)
+        found.append((("defaultNetwork",), _undefined(default, networks, project)))
+    found += _interface_problems(workload)
     routes = [i for i, s in enumerate(workload.networks) if s.default_route]
     if len(routes) > 1:
-        found.append(((*loc, "networks", routes[1], "default-route"),
+        found.append((("networks", routes[1], "default-route"),
                       f"only one network may set default-route (networks[{routes[0]}] already does)"))
     fixed = [k for k in ("ips", "mac") if any(getattr(s, k) for s in workload.networks)]
     if workload.replicas > 1 and fixed:
-        found.append(((*loc, "replicas"), (
+        found.append((("replicas",), (
             f"{workload.replicas} replicas would all request the same {' and '.join(fixed)}; "
             "fixed addresses need one Pod each"
         )))
-    return found
+    return found, warned
+
+
+def attachment_problems(workload: WorkloadConfig, networks: Mapping[tuple[str, str], NetworkConfig],
+                        external: set[tuple[str, str]], project: str) -> Found:
+    """The errors of `attachment_findings`, for the stack's cross-checks."""
+    return attachment_findings(workload, networks, external, project)[0]
 
 
 def _undefined(key: tuple[str, str], networks: Mapping[tuple[str, str], NetworkConfig], project: str) -> str:
@@ -51,17 +68,28 @@ def _undefined(key: tuple[str, str], networks: Mapping[tuple[str, str], NetworkC
             f"(list a NAD created elsewhere under {project}:externalNetworks)")
 
 
-def _request_problems(loc: tuple, selection, network: Optional[NetworkConfig]) -> Found:
+def _request_findings(loc: tuple, selection: NetworkSelection, network: Optional[NetworkConfig]) -> tuple[Found, Found]:
     """Capabilities and addresses can only be checked for networks this stack defines."""
     if network is None:
-        return []
+        return [], []
     found: Found = []
+    warned: Found = []
     summary = network.summary
     for capability in selection.requested_capabilities():
-        if capability not in summary.capabilities:
+        if capability in summary.capabilities:
+            continue
+        refusal = _cni_args_refusal(capability, selection, network)
+        if refusal is None:
+            warned.append(((*loc, capability), (
+                f"network {network.ref} does not declare the {capability!r} capability; Multus still passes the "
+                f"request as {'IP' if capability == 'ips' else 'MAC'}= in CNI_ARGS and {_reader(capability, network)} "
+                f"reads it, so it works, but the network plumbing spec says to reject it (multi-net-spec §4.1.2.1): "
+                f'add "capabilities": {{"{capability}": true}} to its plugin'
+            )))
+        else:
             found.append(((*loc, capability), (
-                f"network {network.ref} does not declare the {capability!r} capability, so Multus would reject "
-                f'this request; add "capabilities": {{"{capability}": true}} to its plugin (multi-net-spec §4.1.2.1)'
+                f"network {network.ref} does not declare the {capability!r} capability{refusal}; add "
+                f'"capabilities": {{"{capability}": true}} to its plugin (multi-net-spec §4.1.2.1)'
             )))
     if selection.ips and summary.pools and summary.ipam != "static":
         for i, text in enumerate(selection.ips):
@@ -69,14 +97,42 @@ def _request_problems(loc: tuple, selection, network: Optional[NetworkConfig]) -
             if not any(address in pool for pool in summary.pools):
                 pools = ", ".join(str(p) for p in summary.pools)
                 found.append(((*loc, "ips", i), f"{text} is outside the addresses of network {network.ref} ({pools})"))
-    return found
+    return found, warned
 
 
-def _interface_problems(loc: tuple, workload: WorkloadConfig) -> Found:
+def _reader(capability: str, network: NetworkConfig) -> str:
+    summary = network.summary
+    if capability == "ips":
+        return f"its {summary.ipam} IPAM"
+    return "its " + next(p for p in summary.chain if p in MAC_ARG_READERS) + " plugin"
+
+
+def _cni_args_refusal(capability: str, selection: NetworkSelection, network: NetworkConfig) -> Optional[str]:
+    """Why the request cannot reach the plugin through CNI_ARGS either; None when it does."""
+    summary = network.summary
+    if capability == "mac":
+        if any(p in MAC_ARG_READERS for p in summary.chain):
+            return None
+        return f", and no plugin of its chain ({', '.join(summary.chain)}) reads the MAC= that Multus passes in CNI_ARGS"
+    if capability == "ips" and summary.ipam in IP_ARG_READERS:
+        ips = selection.ips or ()
+        if summary.ipam == "host-local" and len(ips) > 1:
+            return ", and host-local reads a single address from the IP= that Multus passes in CNI_ARGS"
+        if summary.ipam == "static" and not all("/" in text for text in ips):
+            return ", and static reads the IP= that Multus passes in CNI_ARGS only in CIDR form (10.1.1.12/24)"
+        return None
+    if capability == "ips" and summary.ipam in (None, "none"):
+        return ", and it has no IPAM to read the IP= that Multus passes in CNI_ARGS"
+    if capability == "ips":
+        return f", and its {summary.ipam} IPAM does not read the IP= that Multus passes in CNI_ARGS"
+    return ", so Multus would reject this request"
+
+
+def _interface_problems(workload: WorkloadConfig) -> Found:
     found: Found = []
     seen: dict[str, int] = {}
     for index, name in enumerate(workload.interfaces()):
-        where = (*loc, "networks", index, "interface")
+        where = ("networks", index, "interface")
         if name in RESERVED_INTERFACES:
             found.append((where, f"{name!r} is taken by the pod's {'default network' if name == 'eth0' else 'loopback'}"))
         elif name in seen:
