@@ -53,6 +53,9 @@ UPSTREAM = {
     # k8snetworkplumbingwg/whereabouts README.md: range with a start and end inside the prefix
     "whereabouts-span": {"cniVersion": "0.3.0", "type": "macvlan", "master": "eth1", "mode": "bridge",
                          "ipam": {"type": "whereabouts", "range": "192.168.2.225-192.168.2.230/28"}},
+    # k8snetworkplumbingwg/whereabouts README.md "Fast IPAM Configuration" with a slice that fits (/26 of the /24)
+    "whereabouts-node-slices": {"cniVersion": "0.3.0", "name": "whereaboutsexample", "type": "macvlan", "master": "eth0", "mode": "bridge",
+                                "ipam": {"type": "whereabouts", "range": "192.168.2.0/24", "node_slice_size": "/26"}},
     # k8snetworkplumbingwg/whereabouts doc/extended-configuration.md: dual stack with ipRanges
     "whereabouts-dual": {"cniVersion": "0.3.0", "type": "macvlan", "master": "eth2", "ipam": {
         "type": "whereabouts", "ipRanges": [{"range": "192.168.10.0/24"}, {"range": "abcd::/64"}]}},
@@ -302,6 +305,16 @@ BAD = [
      "range_end": "fd00::9"}), f"{P}.ipam.range_end", "is outside the range"),
     ("whereabouts span across families", _macvlan({"type": "whereabouts", "range": "10.0.0.1-fd00::9/24"}), f"{P}.ipam.range",
      "must lie, in order, inside the prefix"),
+    # k8snetworkplumbingwg/whereabouts README.md "Fast IPAM Configuration", verbatim: a /22 slice of a /24
+    ("whereabouts README fast IPAM slice larger than its range",
+     _macvlan({"type": "whereabouts", "range": "192.168.2.0/24", "node_slice_size": "/22"}), f"{P}.ipam.node_slice_size",
+     "'/22' does not fit the range 192.168.2.0/24 (a /22 slice of a /24), so whereabouts never allocates a node slice"),
+    ("whereabouts node slice not a number", _macvlan({"type": "whereabouts", "range": "10.0.0.0/16", "node_slice_size": "24s"}),
+     f"{P}.ipam.node_slice_size", "is not a prefix length"),
+    ("whereabouts node slice of an IPv6 range", _macvlan({"type": "whereabouts", "range": "fd00::/64", "node_slice_size": "/80"}),
+     f"{P}.ipam.node_slice_size", "IPv4 ranges only"),
+    ("whereabouts node slice of the first ipRange", _macvlan({"type": "whereabouts", "ipRanges": [{"range": "10.0.0.0/26"}],
+     "node_slice_size": "24"}), f"{P}.ipam.node_slice_size", "(a /24 slice of a /26)"),
     ("whereabouts exclude outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "exclude": ["10.9.0.0/28"]}),
      f"{P}.ipam.exclude[0]", "excludes nothing"),
     ("bridge vlan out of range", {"cniVersion": "0.3.1", "type": "bridge", "vlan": 4095, "ipam": {}}, f"{P}.vlan",

@@ -420,3 +420,10 @@ def test_a_missing_plugin_binary_is_skipped_naming_it():
     result = check({"cniVersion": "0.3.1", "type": "no-such-plugin"})
     assert result.verdict == conformance.SKIP
     assert result.reason == f"plugin binary 'no-such-plugin' is not in {PLUGIN_DIR}"
+
+
+def test_static_without_addresses_and_no_request_is_refused_by_the_real_plugin():
+    """Why the catalog rejects a workload using such a network without ips (test_workloads)."""
+    result = check(macvlan_with({"type": "static"}))
+    assert result.verdict == conformance.FAIL
+    assert "IPAM plugin returned missing IP config" in result.reason

@@ -44,7 +44,7 @@ def test_reordering_networks_and_workloads_changes_no_resource():
                                               "ipam": {"type": "static"}}})
     loads = [{"name": f"pod-{i}", "networks": [f"net-{i}", {"name": "shared", "ips": [f"10.0.0.{i + 5}/24"]}],
               "defaultNetwork": f"net-{(i + 1) % 4}"} for i in range(4)]
-    loads.append({"name": "web", "kind": "Deployment", "replicas": 2, "networks": "net-0,shared@data0"})
+    loads.append({"name": "web", "kind": "Deployment", "replicas": 2, "networks": "net-0,net-1@data0"})
 
     def resources(networks, workloads):
         run_ = render.run_program(PROJECT, "test", config_of(networks=networks, workloads=workloads))

@@ -217,3 +217,31 @@ def test_ips_without_the_capability_stays_an_error_where_cni_args_cannot_carry_i
     problems, warnings = _findings({"networks": [{"name": "n3network", "ips": ips}]}, {**OPEN5GS_N3, "ipam": ipam})
     assert [loc for loc, _ in problems] == [("networks", 0, "ips")] and warnings == []
     assert words in problems[0][1]
+
+
+def test_static_ipam_without_addresses_needs_an_ips_request_from_the_pod():
+    """The real ADD fails with "IPAM plugin returned missing IP config" (test_conformance runs it)."""
+    problems = _problems({"networks": "static-net"})
+    assert problems == [
+        "multus-cni:workloads[0].networks[0]: network default/static-net uses static IPAM without addresses, so ADD fails "
+        "with \"IPAM plugin returned missing IP config\" unless the pod asks for one: request it here (ips: [<address>/<prefix>]) "
+        "or give the network's ipam addresses"]
+    load_stack_config(config_of(networks=NETWORKS_, workloads=[{"networks": [{"name": "static-net", "ips": ["10.1.1.5/24"]}]}]))
+    load_stack_config(config_of(networks=NETWORKS_, workloads=[{"networks": [{"name": "static-net", "cni-args": {"ips": ["10.1.1.5/24"]}}]}]))
+
+
+def test_open5gs_static_network_used_without_ips_names_the_capability_too():
+    problems, _ = _findings({"networks": "n3network"}, OPEN5GS_N3)
+    assert [loc for loc, _ in problems] == [("networks", 0)]
+    assert "(ips: [<address>/<prefix>], and declare the ips capability)" in problems[0][1]
+
+
+def test_static_ipam_without_addresses_cannot_be_a_default_network_override():
+    problems = _problems({"networks": "plain", "defaultNetwork": "static-net"})
+    assert [p.split(": ")[0] for p in problems] == ["multus-cni:workloads[0].defaultNetwork"]
+    assert "takes no ips request" in problems[0]
+
+
+def test_static_ipam_with_addresses_in_its_config_args_needs_no_request():
+    args = {**STATIC, "plugins": [{**STATIC["plugins"][0], "args": {"cni": {"ips": ["10.1.1.9/24"]}}}, STATIC["plugins"][1]]}
+    load_stack_config(config_of(networks=[{"name": "static-net", "config": args}], workloads=[{"networks": "static-net"}]))

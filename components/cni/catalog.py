@@ -19,7 +19,7 @@ from typing import Any, Optional
 from pydantic import ValidationError
 
 from ..config.errors import Found, flatten, near_miss, suggest
-from .ipam import IPAMS, Pool, Whereabouts
+from .ipam import IPAMS, Pool, Static, Whereabouts
 from .plugins import PLUGINS, InterfacePlugin
 
 # Keys of a conflist's top level (CNI SPEC.md "Network configuration lists", 1.1.0).
@@ -40,6 +40,9 @@ class Summary:
     declared: frozenset[str] = frozenset()  # capabilities set true in the config
     overlapping_allowed: bool = False  # whereabouts with enable_overlapping_ranges
     is_conflist: bool = False
+    #: static IPAM with no address of its own: ADD fails with "IPAM plugin returned missing IP
+    #: config" (containernetworking/plugins plugins/main/*) unless the pod requests `ips`.
+    addresses_from_pod: bool = False
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -57,6 +60,7 @@ class _Builder:
     links: list[tuple[str, str]] = field(default_factory=list)
     declared: set[str] = field(default_factory=set)
     overlapping_allowed: bool = False
+    addresses_from_pod: bool = False
 
 
 def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Found]:
@@ -72,6 +76,7 @@ def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Fo
         chain=tuple(out.chain), ipam=out.ipam, pools=tuple(out.pools), links=tuple(out.links),
         declared=frozenset(out.declared),
         overlapping_allowed=out.overlapping_allowed, is_conflist="plugins" in config,
+        addresses_from_pod=out.addresses_from_pod,
     )
     return summary, out.problems, out.warnings
 
@@ -153,9 +158,19 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
     if plugin is not None and plugin.link() is not None:
         out.links.append((type_, plugin.link()))
     if isinstance(data.get("ipam"), dict):
-        _ipam(data["ipam"], (*loc, "ipam"), raw, out)
+        ipam = _ipam(data["ipam"], (*loc, "ipam"), raw, out)
+        if isinstance(ipam, Static) and not ipam.addresses and not _args_ips(data):
+            out.addresses_from_pod = True
     elif "ipam" not in data and model.IPAM == "required" and not chained:
         out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section: it runs the IPAM plugin on every ADD"))
+
+
+def _args_ips(plugin: dict[str, Any]) -> bool:
+    """Addresses static IPAM also reads from the config: `args.cni.ips` and `runtimeConfig.ips`
+    (containernetworking/plugins plugins/ipam/static/main.go LoadIPAMConfig)."""
+    args, runtime = plugin.get("args"), plugin.get("runtimeConfig")
+    cni = args.get("cni") if isinstance(args, dict) else None
+    return bool((isinstance(cni, dict) and cni.get("ips")) or (isinstance(runtime, dict) and runtime.get("ips")))
 
 
 def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> Optional[Any]:

@@ -8,6 +8,7 @@ Every model also yields its address pools, so ranges can be compared across netw
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -17,6 +18,10 @@ from ..config.errors import fail
 from .common import CIDR, IP, CniModel, Dns, InterfaceAddress, Route
 
 from .addresses import Address, Network, ip, network
+
+
+# Go's strconv.Atoi: an optional sign, then ASCII digits.
+_ATOI = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -281,7 +286,36 @@ class Whereabouts(Ipam):
         if self.range is None and not self.ipRanges:
             fail([(("range",), "whereabouts needs a range (or ipRanges)")])
         fail(_whereabouts_problems(self) if self.range is not None else [])
+        fail(self._node_slice_problems())
         return self
+
+    def _node_slice_problems(self) -> list:
+        """Fast IPAM (node slices) as whereabouts' node-slice controller reads it: the first range
+        (`range`, else ipRanges[0]) cut by iphelpers.DivideRangeBySize (pkg/iphelpers/iphelpers.go),
+        which takes an optional '/', then strconv.Atoi, and an IPv4 range no smaller than a slice.
+        Anything else yields no slice at all, so no pod of the network ever gets an address."""
+        if self.node_slice_size is None:
+            return []
+        text = self.node_slice_size
+        where = ("node_slice_size",)
+        digits = text[1:] if text.startswith("/") else text
+        if not _ATOI.fullmatch(digits):
+            return [(where, f"{text!r} is not a prefix length such as '/26': whereabouts then cuts no node slice "
+                            "and no pod gets an address")]
+        first = self.range if self.range is not None else self.ipRanges[0].range
+        try:
+            subnet = _whereabouts_range(first)[0]
+        except ValueError:
+            return []  # the range's own check reports it
+        size = int(digits)
+        if subnet.version != 4:
+            return [(where, f"whereabouts cuts node slices from IPv4 ranges only, and {first} is IPv6")]
+        if not subnet.prefixlen <= size <= 32:
+            return [(where, (
+                f"{text!r} does not fit the range {first} (a /{size} slice of a /{subnet.prefixlen}), so whereabouts "
+                f"never allocates a node slice and no pod gets an address; use /{subnet.prefixlen} to /32, "
+                f"for example /{min(subnet.prefixlen + 4, 32)}"))]
+        return []
 
     @property
     def overlapping_allowed(self) -> bool:

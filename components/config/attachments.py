@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from ..cni.addresses import ip
 from .errors import Found, suggest
@@ -42,6 +42,12 @@ def attachment_findings(
     default = workload.default_network_key()
     if default is not None and default not in networks and default not in external:
         found.append((("defaultNetwork",), _undefined(default, networks, project)))
+    elif default is not None and default in networks and networks[default].summary.addresses_from_pod:
+        found.append((("defaultNetwork",), (
+            f"network {networks[default].ref} uses static IPAM without addresses, and a default-network override "
+            "takes no ips request, so every ADD fails with \"IPAM plugin returned missing IP config\"; give its "
+            "ipam addresses"
+        )))
     found += _interface_problems(workload)
     routes = [i for i, s in enumerate(workload.networks) if s.default_route]
     if len(routes) > 1:
@@ -91,6 +97,13 @@ def _request_findings(loc: tuple, selection: NetworkSelection, network: Optional
                 f"network {network.ref} does not declare the {capability!r} capability{refusal}; add "
                 f'"capabilities": {{"{capability}": true}} to its plugin (multi-net-spec §4.1.2.1)'
             )))
+    if summary.addresses_from_pod and not (selection.ips or _cni_args_ips(selection.cni_args)):
+        found.append((loc, (
+            f"network {network.ref} uses static IPAM without addresses, so ADD fails with \"IPAM plugin returned "
+            f"missing IP config\" unless the pod asks for one: request it here "
+            f"(ips: [<address>/<prefix>]{'' if 'ips' in summary.capabilities else ', and declare the ips capability'}) "
+            "or give the network's ipam addresses"
+        )))
     if selection.ips and summary.pools and summary.ipam != "static":
         for i, text in enumerate(selection.ips):
             address = ip(text.partition("/")[0])
@@ -98,6 +111,11 @@ def _request_findings(loc: tuple, selection: NetworkSelection, network: Optional
                 pools = ", ".join(str(p) for p in summary.pools)
                 found.append(((*loc, "ips", i), f"{text} is outside the addresses of network {network.ref} ({pools})"))
     return found, warned
+
+
+def _cni_args_ips(cni_args: Optional[dict[str, Any]]) -> bool:
+    """Multus merges a selection's cni-args into the plugin's `args.cni`, where static reads `ips`."""
+    return bool(isinstance(cni_args, dict) and cni_args.get("ips"))
 
 
 def _reader(capability: str, network: NetworkConfig) -> str:
