@@ -10,12 +10,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=toolchain/lib.sh
 . "$here/../toolchain/lib.sh"
 
-cmd=${1:-up} name=${2:-multus-cni}
+cmd=${1:-up} name=${2:-multus-cni} SAY_PREFIX=cluster
 export KWOK_WORKDIR=${CLUSTER_WORKDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/multus-cni/kwok}
 export KWOK_KUBE_VERSION=$KUBE_VERSION
 export PATH="$TC/bin:$PATH"   # kwokctl runs `kubectl` from PATH, else downloads one (unreachable here)
 kubeconfig="$KWOK_WORKDIR/clusters/$name/kubeconfig.yaml"
-kwokctl() { command kwokctl --name "$name" "$@"; }
+kwokctl() { command kwokctl --name "$name" --v=WARN "$@"; }
 answers() { [ -s "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
 
 up() {
@@ -27,6 +27,7 @@ up() {
     kwokctl start cluster --wait 2m >&2 || kwokctl delete cluster >&2 || true
   fi
   if ! answers; then
+    say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
     local bin=$TC/bin
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
     kwokctl create cluster --runtime binary --wait 3m \
@@ -35,13 +36,14 @@ up() {
       --kube-controller-manager-binary "$bin/kube-controller-manager" \
       --kube-scheduler-binary "$bin/kube-scheduler" --kwok-controller-binary "$bin/kwok" >&2
   fi
+  say "cluster '$name': 2 simulated nodes"
   kwokctl scale node --replicas 2 >&2
   kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=120s >&2
   echo "$kubeconfig"
 }
 
 down() {
-  if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then kwokctl delete cluster >&2; fi
+  if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then say "deleting cluster '$name'"; kwokctl delete cluster >&2; fi
   rm -f "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name"
 }
 

@@ -51,7 +51,8 @@ build_python_host() {  # no Go module serves the Python language host: see toolc
 build_provider() {  # schema-embed.json is generated (gitignored upstream), so the cmd is built from a copy
   wrapper provider
   local mod=github.com/pulumi/pulumi-kubernetes
-  go mod edit -replace="$mod/sdk/v4=$mod/sdk/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
+  # Upstream replaces sdk/v4 with ../sdk; its release tag sdk/v4.X (sdk/go of the same release) stands in.
+  go mod edit -replace="$mod/sdk/v4=$mod/sdk/v4@v$KUBERNETES_PROVIDER_VERSION"
   go get "$mod/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
   cp -r "$(moddir "$mod/provider/v4")/cmd" . && chmod -R u+w cmd
   go mod tidy -e >/dev/null 2>&1 || true   # generate.go is `//go:build ignore`: tidy first fills go.sum

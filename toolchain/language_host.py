@@ -248,7 +248,9 @@ def main(argv: list[str]) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    # The engine stops its plugins with SIGINT (then SIGKILL): stop serving, quietly.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(0))
     server.wait_for_termination()
 
 

@@ -6,7 +6,7 @@ _lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$_lib_dir/versions.env"
 TC=${MULTUS_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/multus-cni/toolchain}
 
-say() { printf '[toolchain] %s\n' "$*" >&2; }
+say() { printf '[%s] %s\n' "${SAY_PREFIX:-toolchain}" "$*" >&2; }
 fail() { say "$*"; exit 1; }
 
 # The files each part puts in the cache, relative to $TC.
