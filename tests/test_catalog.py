@@ -119,6 +119,13 @@ LAYER2 = {
 }
 
 
+def test_chained_ipvlan_takes_the_previous_results_addresses_without_ipam():
+    """ipvlan.go cmdAdd: with no IPAM type and a prevResult holding addresses, it uses those."""
+    network = _network({"cniVersion": "0.4.0", "plugins": [
+        {"type": "bridge", "ipam": {"type": "host-local", "subnet": "10.3.0.0/24"}}, {"type": "ipvlan", "master": "eth0"}]})
+    assert network.summary.chain == ("bridge", "ipvlan")
+
+
 @pytest.mark.parametrize("case", sorted(LAYER2))
 def test_kubevirt_and_kube_ovn_layer2_networks_without_ipam_are_accepted(case):
     network = _network(LAYER2[case])
@@ -274,6 +281,30 @@ BAD = [
     ("mtu not a number", _macvlan(mtu="jumbo"), f"{P}.mtu", "must be a whole number"),
     ("bad mac", _macvlan(mac="zz:00:00:00:00:00"), f"{P}.mac", "is not a MAC address"),
     ("ptp without ipam", {"cniVersion": "0.3.1", "type": "ptp"}, f"{P}.ipam", "ptp needs an ipam section"),
+    # containernetworking/plugins ptp.go, vlan.go, ipvlan.go run IPAM on every ADD ("no plugin name provided")
+    ("ptp with an empty ipam", {"cniVersion": "0.3.1", "type": "ptp", "ipam": {}}, f"{P}.ipam.type",
+     "ptp runs the IPAM plugin on every ADD, and without a type that fails with \"no plugin name provided\""),
+    ("vlan with an empty ipam", {"cniVersion": "0.3.1", "type": "vlan", "master": "eth0", "vlanId": 5, "ipam": {}}, f"{P}.ipam.type",
+     "vlan runs the IPAM plugin"),
+    ("chained vlan without ipam", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "vlan", "master": "eth0", "vlanId": 5}]},
+     f"{P}.plugins[1].ipam", "vlan needs an ipam section"),
+    ("ipvlan first with an empty ipam", {"cniVersion": "0.3.1", "type": "ipvlan", "master": "eth0", "ipam": {}}, f"{P}.ipam.type",
+     "ipvlan runs the IPAM plugin"),
+    # vlan.go loadConf: "\"master\" field is required"
+    ("vlan without master", {"cniVersion": "0.3.1", "type": "vlan", "vlanId": 5, "ipam": {"type": "dhcp"}}, f"{P}.master", "is required"),
+    # bridge.go cmdAdd: "cannot set hairpin mode and promiscuous mode at the same time"
+    ("bridge hairpin and promiscuous", {"cniVersion": "0.3.1", "type": "bridge", "hairpinMode": True, "promiscMode": True},
+     f"{P}.promiscMode", "cannot be true together with hairpinMode"),
+    # bridge.go collectVlanTrunk
+    ("bridge trunk span without maxID", {"cniVersion": "0.3.1", "type": "bridge", "vlanTrunk": [{"minID": 10}]},
+     f"{P}.vlanTrunk[0].minID", "needs maxID too"),
+    ("bridge trunk span reversed", {"cniVersion": "0.3.1", "type": "bridge", "vlanTrunk": [{"minID": 20, "maxID": 10}]},
+     f"{P}.vlanTrunk[0].maxID", "is below minID 20"),
+    ("bridge trunk id 0", {"cniVersion": "0.3.1", "type": "bridge", "vlanTrunk": [{"id": 0}]}, f"{P}.vlanTrunk[0].id",
+     "VLAN 0 is out of range"),
+    # host-device.go: "kernel device path %q must be absolute and begin with /sys/devices/"
+    ("host-device relative kernelpath", {"cniVersion": "0.3.1", "type": "host-device", "kernelpath": "pci0000:00/net"},
+     f"{P}.kernelpath", "should match pattern '^/sys/devices/'"),
     ("subnet /33", _host_local(subnet="10.0.0.0/33"), f"{P}.ipam.subnet", "is not a subnet in CIDR form"),
     ("subnet without prefix", _host_local(subnet="10.0.0.0"), f"{P}.ipam.subnet", "needs a prefix length"),
     ("range start outside subnet", _host_local(subnet="10.0.0.0/24", rangeStart="10.0.1.5"), f"{P}.ipam.rangeStart",
@@ -317,7 +348,7 @@ BAD = [
      "node_slice_size": "24"}), f"{P}.ipam.node_slice_size", "(a /24 slice of a /26)"),
     ("whereabouts exclude outside", _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "exclude": ["10.9.0.0/28"]}),
      f"{P}.ipam.exclude[0]", "excludes nothing"),
-    ("bridge vlan out of range", {"cniVersion": "0.3.1", "type": "bridge", "vlan": 4095, "ipam": {}}, f"{P}.vlan",
+    ("bridge vlan out of range", {"cniVersion": "0.3.1", "type": "bridge", "vlan": 4095}, f"{P}.vlan",
      "must be less than or equal to 4094"),
     ("sriov QoS without vlan", {"cniVersion": "0.3.1", "type": "sriov", "vlanQoS": 3}, f"{P}.vlanQoS", "needs a non-zero vlan"),
     ("sriov QoS out of range", {"cniVersion": "0.3.1", "type": "sriov", "vlan": 10, "vlanQoS": 9}, f"{P}.vlanQoS",
@@ -402,7 +433,7 @@ def test_host_local_shared_by_several_pods_warns():
 def test_ipvlan_and_macvlan_on_one_master_warns():
     found = _warnings([
         {"name": "net-a", "config": _macvlan()},
-        {"name": "net-b", "config": {"cniVersion": "0.3.1", "type": "ipvlan", "master": "eth0", "ipam": {}}},
+        {"name": "net-b", "config": {"cniVersion": "0.3.1", "type": "ipvlan", "master": "eth0", "ipam": {"type": "dhcp"}}},
     ])
     assert [loc for loc, _ in found] == [("networks", 1, "config")]
 

@@ -427,3 +427,13 @@ def test_static_without_addresses_and_no_request_is_refused_by_the_real_plugin()
     result = check(macvlan_with({"type": "static"}))
     assert result.verdict == conformance.FAIL
     assert "IPAM plugin returned missing IP config" in result.reason
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"cniVersion": "0.3.1", "type": "ptp", "ipam": {}}, "no plugin name provided"),
+    ({"cniVersion": "0.3.1", "type": "bridge", "hairpinMode": True, "promiscMode": True}, "cannot set hairpin mode and promiscuous mode"),
+], ids=["ptp-empty-ipam", "bridge-hairpin-promisc"])
+def test_configs_the_catalog_now_rejects_are_refused_by_the_real_plugin(config, words):
+    result = check(config)
+    assert result.verdict == conformance.FAIL
+    assert words in result.reason

@@ -208,8 +208,6 @@ def test_mac_request_on_macvlan_without_the_capability_warns():
 
 
 @pytest.mark.parametrize("ipam, ips, words", [
-    ({"type": "static"}, ["10.10.3.1"], "static reads the IP= that Multus passes in CNI_ARGS only in CIDR form"),
-    ({"type": "host-local", "subnet": "10.10.3.0/24"}, ["10.10.3.5/24", "10.10.3.6/24"], "host-local reads a single address"),
     ({"type": "whereabouts", "range": "10.10.3.0/24"}, ["10.10.3.5/24"], "its whereabouts IPAM does not read the IP="),
     ({"type": "dhcp"}, ["10.10.3.5/24"], "its dhcp IPAM does not read the IP="),
 ])
@@ -245,3 +243,20 @@ def test_static_ipam_without_addresses_cannot_be_a_default_network_override():
 def test_static_ipam_with_addresses_in_its_config_args_needs_no_request():
     args = {**STATIC, "plugins": [{**STATIC["plugins"][0], "args": {"cni": {"ips": ["10.1.1.9/24"]}}}, STATIC["plugins"][1]]}
     load_stack_config(config_of(networks=[{"name": "static-net", "config": args}], workloads=[{"networks": "static-net"}]))
+
+
+@pytest.mark.parametrize("capabilities", [{}, {"ips": True}], ids=["without", "with"])
+def test_static_requests_need_a_prefix_length_with_or_without_the_capability(capabilities):
+    problems, _ = _findings({"networks": [{"name": "n3network", "ips": ["10.10.3.1"]}]}, {**OPEN5GS_N3, "capabilities": capabilities})
+    assert [loc for loc, _ in problems] == [("networks", 0, "ips", 0)]
+    assert "static IPAM takes addresses in CIDR form only" in problems[0][1]
+
+
+@pytest.mark.parametrize("capabilities", [{}, {"ips": True}], ids=["without", "with"])
+def test_dual_stack_host_local_cannot_take_two_requested_addresses_through_multus(capabilities):
+    """Multus passes IP=a,b in CNI_ARGS; real host-local: "invalid IP address 10.1.0.5/24,10.2.0.5/24"."""
+    ranges = {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/24"}], [{"subnet": "fd00::/64"}]]}
+    problems, _ = _findings({"networks": [{"name": "n3network", "ips": ["10.1.0.5/24", "fd00::5/64"]}]},
+                            {**OPEN5GS_N3, "capabilities": capabilities, "ipam": ranges})
+    assert [loc for loc, _ in problems] == [("networks", 0, "ips")]
+    assert "IP=10.1.0.5/24,fd00::5/64" in problems[0][1]

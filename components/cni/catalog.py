@@ -157,12 +157,14 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
         return
     if plugin is not None and plugin.link() is not None:
         out.links.append((type_, plugin.link()))
-    if isinstance(data.get("ipam"), dict):
-        ipam = _ipam(data["ipam"], (*loc, "ipam"), raw, out)
+    needed_by = type_ if model.IPAM == "required" or (model.IPAM == "unless-chained" and not chained) else None
+    section = data.get("ipam")
+    if isinstance(section, dict):
+        ipam = _ipam(section, (*loc, "ipam"), raw, out, needed_by)
         if isinstance(ipam, Static) and not ipam.addresses and not _args_ips(data):
             out.addresses_from_pod = True
-    elif "ipam" not in data and model.IPAM == "required" and not chained:
-        out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section: it runs the IPAM plugin on every ADD"))
+    elif section is None and needed_by:
+        out.problems.append(((*loc, "ipam"), f"{type_} needs an ipam section naming an IPAM plugin: it runs one on every ADD"))
 
 
 def _args_ips(plugin: dict[str, Any]) -> bool:
@@ -173,11 +175,17 @@ def _args_ips(plugin: dict[str, Any]) -> bool:
     return bool((isinstance(cni, dict) and cni.get("ips")) or (isinstance(runtime, dict) and runtime.get("ips")))
 
 
-def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder) -> Optional[Any]:
+def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, needed_by: Optional[str] = None) -> Optional[Any]:
+    """`needed_by`: the plugin that always runs IPAM, so that `{}` is no choice."""
+    type_ = data.get("type")
+    if needed_by and (not isinstance(type_, str) or not type_):
+        out.problems.append(((*loc, "type"), (
+            f"is required: {needed_by} runs the IPAM plugin on every ADD, and without a type that fails with "
+            "\"no plugin name provided\"; name one (host-local, static, dhcp, whereabouts)")))
+        return None
     if not data:
         out.ipam = out.ipam or "none"
         return None
-    type_ = data.get("type")
     if not isinstance(type_, str) or not type_:
         out.problems.append(((*loc, "type"), "is required: the IPAM plugin (host-local, static, dhcp, whereabouts), or write ipam: {}"))
         return None

@@ -7,12 +7,15 @@ accepts beyond the docs), k8snetworkplumbingwg/sriov-cni `docs/configuration-ref
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
 from ..config.errors import fail
-from .common import CIDR, MAC, MTU, IfName, Plugin, VlanId
+from .common import CIDR, MAC, MTU, CniModel, IfName, Plugin, VlanId
+
+
+IpamNeed = Literal["optional", "required", "unless-chained"]
 
 
 class InterfacePlugin(Plugin):
@@ -22,8 +25,10 @@ class InterfacePlugin(Plugin):
     #: Whether ADD works without an IPAM type. "optional": the plugin skips IPAM when
     #: `ipam.type` is empty (`isLayer3 := n.IPAM.Type != ""` in containernetworking/plugins
     #: bridge.go and macvlan.go; host-device.go and sriov-cni likewise), so the interface
-    #: comes up without an address. "required": ADD always runs the IPAM plugin.
-    IPAM: ClassVar[Literal["optional", "required"]] = "required"
+    #: comes up without an address. "required": ADD always runs the IPAM plugin (ptp.go,
+    #: vlan.go), and an empty type fails with "no plugin name provided". "unless-chained":
+    #: ipvlan.go takes the addresses of a previous plugin's result instead.
+    IPAM: ClassVar[IpamNeed] = "required"
 
     def link(self) -> Optional[str]:
         """The host link this network rides on, for cross-network checks (None: its own)."""
@@ -41,7 +46,7 @@ class MasterPlugin(InterfacePlugin):
 
 class Macvlan(MasterPlugin):
     type: Literal["macvlan"]
-    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
+    IPAM: ClassVar[IpamNeed] = "optional"
     mode: Optional[Literal["bridge", "private", "vepa", "passthru", ""]] = None
     mtu: Optional[MTU] = None
     mac: Optional[MAC] = None
@@ -51,6 +56,7 @@ class Macvlan(MasterPlugin):
 
 class Ipvlan(MasterPlugin):
     type: Literal["ipvlan"]
+    IPAM: ClassVar[IpamNeed] = "unless-chained"
     mode: Optional[Literal["l2", "l3", "l3s"]] = None
     mtu: Optional[MTU] = None
     linkInContainer: Optional[bool] = None
@@ -58,18 +64,40 @@ class Ipvlan(MasterPlugin):
 
 class Vlan(InterfacePlugin):
     type: Literal["vlan"]
-    master: Optional[str] = None
+    # vlan.go loadConf: "\"master\" field is required"; unlike macvlan, no default route fallback.
+    master: str = Field(min_length=1)
     vlanId: VlanId
     mtu: Optional[MTU] = None
     linkInContainer: Optional[bool] = None
 
     def link(self) -> Optional[str]:
-        return f"master {self.master or '(default route interface)'} vlan {self.vlanId}"
+        return f"master {self.master} vlan {self.vlanId}"
 
 
 class Ptp(InterfacePlugin):
     type: Literal["ptp"]
     mtu: Optional[MTU] = None
+
+
+class VlanTrunk(CniModel):
+    """One `vlanTrunk` entry: an `id`, or a `minID`-`maxID` span (bridge.go collectVlanTrunk)."""
+
+    minID: Optional[int] = None
+    maxID: Optional[int] = None
+    id: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _ids(self) -> "VlanTrunk":
+        problems = [((key,), f"VLAN {value} is out of range: use 1 to 4094")
+                    for key, value in (("minID", self.minID), ("maxID", self.maxID), ("id", self.id))
+                    if value is not None and not 1 <= value <= 4094]
+        if (self.minID is None) != (self.maxID is None):
+            given, missing = ("minID", "maxID") if self.maxID is None else ("maxID", "minID")
+            problems.append(((given,), f"needs {missing} too: a span takes both"))
+        elif self.minID is not None and self.maxID is not None and self.minID > self.maxID:
+            problems.append((("maxID",), f"{self.maxID} is below minID {self.minID}"))
+        fail(problems)
+        return self
 
 
 class Bridge(InterfacePlugin):
@@ -83,14 +111,14 @@ class Bridge(InterfacePlugin):
     hairpinMode: Optional[bool] = None
     promiscMode: Optional[bool] = None
     vlan: Optional[VlanId] = None
-    vlanTrunk: Optional[list[dict[str, int]]] = None
+    vlanTrunk: Optional[list[VlanTrunk]] = None
     preserveDefaultVlan: Optional[bool] = None
     enabledad: Optional[bool] = None
     macspoofchk: Optional[bool] = None
     disableContainerInterface: Optional[bool] = None
     portIsolation: Optional[bool] = None
     mac: Optional[MAC] = None
-    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
+    IPAM: ClassVar[IpamNeed] = "optional"
 
     def link(self) -> Optional[str]:
         return f"bridge {self.bridge or 'cni0'}"
@@ -102,6 +130,9 @@ class Bridge(InterfacePlugin):
         if self.disableContainerInterface and (self.ipam or {}).get("type"):
             fail([(("ipam",), "bridge refuses IPAM when disableContainerInterface is true (the pod's interface stays "
                               "down, so it cannot carry an address); remove the ipam section or write ipam: {}")])
+        if self.hairpinMode and self.promiscMode:
+            # bridge.go cmdAdd: "cannot set hairpin mode and promiscuous mode at the same time"
+            fail([(("promiscMode",), "cannot be true together with hairpinMode: the bridge plugin refuses both")])
         return self
 
 
@@ -111,9 +142,10 @@ class HostDevice(InterfacePlugin):
     type: Literal["host-device"]
     device: Optional[IfName] = None
     hwaddr: Optional[MAC] = None
-    kernelpath: Optional[str] = None
+    # host-device.go getLink: "kernel device path %q must be absolute and begin with /sys/devices/"
+    kernelpath: Optional[Annotated[str, Field(pattern=r"^/sys/devices/")]] = None
     pciBusID: Optional[str] = None
-    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
+    IPAM: ClassVar[IpamNeed] = "optional"
 
     @model_validator(mode="after")
     def _one_selector(self) -> "HostDevice":
@@ -137,7 +169,7 @@ class Sriov(InterfacePlugin):
     max_tx_rate: Optional[int] = Field(None, ge=0)
     logLevel: Optional[Literal["panic", "error", "warning", "info", "debug"]] = None
     logFile: Optional[str] = None
-    IPAM: ClassVar[Literal["optional", "required"]] = "optional"
+    IPAM: ClassVar[IpamNeed] = "optional"
 
     @model_validator(mode="after")
     def _vlan_options(self) -> "Sriov":

@@ -104,6 +104,7 @@ def _request_findings(loc: tuple, selection: NetworkSelection, network: Optional
             f"(ips: [<address>/<prefix>]{'' if 'ips' in summary.capabilities else ', and declare the ips capability'}) "
             "or give the network's ipam addresses"
         )))
+    found += _address_shape(loc, selection, summary.ipam)
     if selection.ips and summary.pools and summary.ipam != "static":
         for i, text in enumerate(selection.ips):
             address = ip(text.partition("/")[0])
@@ -116,6 +117,22 @@ def _request_findings(loc: tuple, selection: NetworkSelection, network: Optional
 def _cni_args_ips(cni_args: Optional[dict[str, Any]]) -> bool:
     """Multus merges a selection's cni-args into the plugin's `args.cni`, where static reads `ips`."""
     return bool(isinstance(cni_args, dict) and cni_args.get("ips"))
+
+
+def _address_shape(loc: tuple, selection: NetworkSelection, ipam: Optional[str]) -> Found:
+    """Multus always passes `ips` as IP=<comma list> in CNI_ARGS, capability or not, and the IPAM
+    parses it before anything else: static wants each address in CIDR form (static/main.go,
+    "the 'ip' field is expected to be in CIDR notation"), host-local parses the whole list as one
+    address ("invalid IP address 10.1.0.5/24,10.2.0.5/24", seen with the real plugin)."""
+    ips = selection.ips or ()
+    if ipam == "static":
+        return [((*loc, "ips", i), f"{text!r} needs its prefix length (for example {text}/24): static IPAM takes "
+                 "addresses in CIDR form only") for i, text in enumerate(ips) if "/" not in text]
+    if ipam == "host-local" and len(ips) > 1:
+        return [((*loc, "ips"), (
+            f"host-local takes one requested address: Multus passes these as IP={','.join(ips)} in CNI_ARGS, "
+            "which host-local cannot parse, so ADD fails; request one address, or use static IPAM"))]
+    return []
 
 
 def _reader(capability: str, network: NetworkConfig) -> str:
@@ -133,12 +150,7 @@ def _cni_args_refusal(capability: str, selection: NetworkSelection, network: Net
             return None
         return f", and no plugin of its chain ({', '.join(summary.chain)}) reads the MAC= that Multus passes in CNI_ARGS"
     if capability == "ips" and summary.ipam in IP_ARG_READERS:
-        ips = selection.ips or ()
-        if summary.ipam == "host-local" and len(ips) > 1:
-            return ", and host-local reads a single address from the IP= that Multus passes in CNI_ARGS"
-        if summary.ipam == "static" and not all("/" in text for text in ips):
-            return ", and static reads the IP= that Multus passes in CNI_ARGS only in CIDR form (10.1.1.12/24)"
-        return None
+        return None  # what each reader cannot take is checked for every request (_address_shape)
     if capability == "ips" and summary.ipam in (None, "none"):
         return ", and it has no IPAM to read the IP= that Multus passes in CNI_ARGS"
     if capability == "ips":
