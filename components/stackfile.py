@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
+from .core.data import DataError, load_yaml, one_line
+from .config.errors import describe
+
 if TYPE_CHECKING:
     from .config import StackConfig
 
@@ -15,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class StackFileError(Exception):
-    pass
+    """The stack file cannot be read as config; the message is one line naming the file."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 def resolve(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, Path]:
@@ -33,20 +39,35 @@ def project_name(root: Path = ROOT) -> str:
 
 
 def load_config(path: Path) -> dict[str, str]:
-    """Structured values become JSON text and scalars strings, as `pulumi up` passes them."""
+    """Structured values become JSON text and scalars strings, as `pulumi up` passes them.
+
+    The file is read as the Pulumi CLI reads it, refusing what the CLI refuses (a document that
+    is not a mapping, a config key without a `namespace:`) and what cannot become config text
+    (see core.data.load_yaml), each as one line naming the file and the position or key.
+    """
     if not path.is_file():
         raise StackFileError(f"{path}: no such stack file")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise StackFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise StackFileError(f"{path}: expected a mapping with a 'config:' mapping")
-    return {str(key): _as_config_text(value) for key, value in (document.get("config") or {}).items()}
-
-
+    except DataError as exc:
+        raise StackFileError(f"{path}: {exc}") from None
+    if document is None:  # an empty stack file: no config, as for the Pulumi CLI
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path}: expected a mapping with a 'config:' mapping, not {describe(document)}")
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path}: expected a mapping with a 'config:' mapping, but 'config:' is {describe(config)}")
+    for key in config:
+        namespace, colon, name = key.partition(":")
+        if not (colon and namespace and name):
+            raise StackFileError(f"{path}: config key {one_line(repr(key))} needs a namespace, as the Pulumi CLI requires "
+                                 f"(for example {one_line(repr(project_name() + ':' + (name or namespace)))})")
+    return {key: _as_config_text(value) for key, value in config.items()}
 def load_stack(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, "StackConfig"]:
     """(stack name, validated config) for the commands that read a stack without running it."""
     from .config import load_stack_config

@@ -10,7 +10,6 @@ config asked for (multi-net-spec v1.3 §5; network-attachment-definition-client 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -20,25 +19,30 @@ from .cni import Pool
 from .cni.addresses import ip
 from .config import NetworkConfig, WorkloadConfig
 from .config.base import ref_of
-from .config.errors import describe, problems_from
+from .config.errors import describe, join_path, problems_from
+from .core.data import DataError, JsonSyntaxError, decode_json, one_line
+from .core.data import problems as plain_problems
 from .table import aligned
 
 OK, FAIL = "ok", "FAIL"
 
 
 class NetworkStatusEntry(BaseModel):
-    """One attached interface as Multus reports it; unknown keys are kept, not rejected."""
+    """One attached interface as Multus reports it; unknown keys are kept, not rejected.
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    Strict, as Go's JSON decoding into network-attachment-definition-client's NetworkStatus is:
+    `"default": "true"` is text, not a boolean."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, strict=True)
 
     name: str = ""
     interface: Optional[str] = None
-    ips: tuple[str, ...] = ()
+    ips: tuple[str, ...] = Field((), strict=False)  # a JSON list; its items stay strict
     mac: Optional[str] = None
     mtu: Optional[int] = None
     default: bool = False
     dns: Optional[dict[str, Any]] = None
-    gateway: tuple[str, ...] = ()
+    gateway: tuple[str, ...] = Field((), strict=False)
     device_info: Optional[dict[str, Any]] = Field(None, alias="device-info")
 
 
@@ -51,9 +55,14 @@ def parse(text: Any) -> list[NetworkStatusEntry]:
     if not isinstance(text, str):
         raise StatusError(f"the network-status annotation must be text holding a JSON list, not {describe(text)}")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StatusError(f"the network-status annotation is not JSON: {exc.msg} at line {exc.lineno}") from None
+        data = decode_json(text)
+    except JsonSyntaxError as exc:
+        raise StatusError(f"the network-status annotation is not JSON: {exc.detail}") from None
+    except DataError as exc:
+        raise StatusError(f"the network-status annotation {exc}") from None
+    found = plain_problems(data)
+    if found:
+        raise StatusError("; ".join(f"{join_path('network-status', loc)}: {message}" for loc, message in found))
     if not isinstance(data, list):
         raise StatusError("the network-status annotation must be a JSON list of interfaces")
     entries = []
@@ -181,5 +190,6 @@ def passed(rows: Sequence[Row]) -> bool:
 def table(title: str, rows: Sequence[Row]) -> str:
     """A fixed-width table, the same bytes for the same rows."""
     header = ("INTERFACE", "NETWORK", "IPS", "VERDICT")
-    cells = [header] + [(r.interface, r.network, r.ips or "-", r.verdict + (f": {r.detail}" if r.detail else "")) for r in rows]
-    return "\n".join([f"{title}: {'ok' if passed(rows) else 'FAIL'}", *aligned(cells, indent="  ")])
+    cells = [header] + [tuple(one_line(c) for c in (r.interface, r.network, r.ips or "-", r.verdict + (f": {r.detail}" if r.detail else "")))
+                        for r in rows]
+    return "\n".join([f"{one_line(title)}: {'ok' if passed(rows) else 'FAIL'}", *aligned(cells, indent="  ")])

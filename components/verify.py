@@ -21,6 +21,7 @@ from .annotations import NETWORK_STATUS
 from .config import StackConfig, WorkloadConfig
 from .config.base import ref_of
 from .config.errors import describe
+from .core.data import DataError, YamlSyntaxError, load_yaml, one_line
 from .sample_workload import NAME_LABEL
 
 
@@ -73,13 +74,17 @@ def find_workload(stack: StackConfig, name: str) -> WorkloadConfig:
 def read_status_file(path: str) -> Any:
     """The annotation's value, or a whole Pod (JSON or YAML) carrying it; `status.parse` judges the value."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise VerifyError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise VerifyError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        document = load_yaml(text)
+    except YamlSyntaxError:
+        return text  # not YAML, so not JSON either: status.parse says what is wrong with it
+    except DataError as exc:
+        raise VerifyError(f"{path}: {exc}") from None
     if isinstance(document, dict) and "metadata" in document:
         metadata = document["metadata"]
         if not isinstance(metadata, dict):
@@ -161,13 +166,18 @@ def command(args: argparse.Namespace) -> int:
             if not (args.network_status_file and args.workload):
                 raise VerifyError("--workload and --network-status-file go together")
             workload = find_workload(stack, args.workload)
-            reports = [check_annotation(f"pod {workload.ref}", read_status_file(args.network_status_file), workload, stack)]
+            text = read_status_file(args.network_status_file)
+            try:  # the file is the user's input: a status that cannot be read is exit 2, not a mismatch
+                status.parse(text)
+            except status.StatusError as exc:
+                raise VerifyError(f"{args.network_status_file}: {exc}") from None
+            reports = [check_annotation(f"pod {workload.ref}", text, workload, stack)]
         else:
             if not stack.workloads:
                 raise VerifyError(f"stack {stack_name!r} has no workloads to verify")
             reports = verify_live(stack, live_reader(args.kubeconfig, args.context))
     except VerifyError as exc:
-        print(f"verify: {exc}", file=sys.stderr)
+        print(f"verify: {one_line(str(exc))}", file=sys.stderr)
         return 2
     print("\n\n".join(status.table(r.title, r.rows) for r in reports))
     return 0 if all(r.passed for r in reports) else 1

@@ -110,7 +110,7 @@ def test_the_command_prints_no_traceback(tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     (b"config:\n  multus-cni:multus:\n    namespace: 2024-01-01T10:00:00Z\n", "multus-cni:multus.namespace: '2024-01-01 10:00:00+00:00'"),
-    (b"config:\n  1: x\n  multus-cni:networks: 5\n", "multus-cni:networks: must be a list"),
+    (b"config:\n  1: x\n  multus-cni:networks: 5\n", "line 2 column 3: the key '1' is not text (YAML read it as int); quote it"),
     (b"config:\n  multus-cni:multus: {namespace: \xff}\n", "not UTF-8 text"),
     (b"config: [1, 2]\n", "expected a mapping with a 'config:' mapping"),
     (b"config: {\n", "not valid YAML"),
@@ -141,3 +141,48 @@ def test_missing_stack_file_is_a_clear_error(tmp_path, capsys):
     status = main(["render", "--stack-file", str(tmp_path / "Pulumi.none.yaml")])
     assert status == 2
     assert "no such stack file" in capsys.readouterr().err
+
+
+# --- stack files the reader cannot turn into config: exit 2, one line, before anything runs -------
+
+def bomb(indent: str) -> str:
+    """A "billion laughs" mapping: 1 KB of YAML whose aliases expand to 10^8 values."""
+    lines = ["a: &a [" + ", ".join(["x"] * 10) + "]"]
+    lines += [f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdefg", "bcdefgh")]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("config:\n  multus-cni:networks: &a [*a]\n", "line 2 column 28: the alias *a refers to a node that contains it"),
+    ("config:\n  multus-cni:workloads:\n    - {networks: net-a, 2024-01-01: x}\n",
+     "line 3 column 25: the key '2024-01-01' is not text (YAML read it as date); quote it"),
+    ("config:\n  multus-cni:multus: {namespace: !!binary aGVsbG8=}\n", "binary data (!!binary) is not text"),
+    ("config:\n  multus-cni:workloads:\n    - replicas: " + "9" * 5000 + "\n", "an integer of 5000 characters is beyond the 64-bit integers"),
+    ("config:\n  multus-cni:networks: " + "[" * 2000 + "]" * 2000 + "\n", "nests deeper than 100 levels"),
+    ("unread:\n" + bomb("  ") + "config: {}\n", "refused before expanding"),  # under a key nobody reads
+    ("config:\n  multus-cni:multus: {mode: manifest, mode: tanzu-package}\n",
+     "line 2 column 39: the key 'mode' appears twice in one mapping"),
+    ("config:\n  multus-cni:networks: []\n  multus-cni:networks: []\n", "the key 'multus-cni:networks' appears twice"),
+    ("[]\n", "expected a mapping with a 'config:' mapping, not a list"),
+    ("0\n", "not the number 0"),
+    ("''\n", "not the text ''"),
+    ("config:\n  networks: []\n", "config key 'networks' needs a namespace, as the Pulumi CLI requires (for example 'multus-cni:networks')"),
+    ("config:\n  multus-cni:networks: [\n", "line 3 column 1: not valid YAML: while parsing a flow node expected the node content"),
+])
+def test_stack_files_the_reader_cannot_turn_into_config_exit_2(tmp_path, capsys, content, words):
+    stack_file = tmp_path / "Pulumi.odd.yaml"
+    stack_file.write_text(content)
+    assert main(["render", "--stack-file", str(stack_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [captured.err.strip()] and words in captured.err, captured.err
+
+
+def test_an_alias_bomb_is_refused_quickly_and_in_little_memory(tmp_path):
+    stack_file = tmp_path / "Pulumi.bomb.yaml"
+    stack_file.write_text("config:\n  multus-cni:networks:\n    - x: {}\n" + bomb("      "))
+    done = subprocess.run([sys.executable, "-c", (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+        "from components.__main__ import main; sys.exit(main(['render', '--stack-file', sys.argv[1]]))"), str(stack_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "refused before expanding" in done.stderr and "Traceback" not in done.stderr

@@ -283,11 +283,11 @@ def test_offline_pod_with_malformed_metadata_exits_2(tmp_path, capsys, metadata,
     assert capsys.readouterr().err == f"verify: {pod_file}: {words}\n"
 
 
-def test_offline_pod_whose_annotation_is_not_text_fails(tmp_path, capsys):
+def test_offline_pod_whose_annotation_is_not_text_is_bad_input(tmp_path, capsys):
     pod_file = tmp_path / "pod.yaml"
     pod_file.write_text(yaml.safe_dump(_pod({"k8s.v1.cni.cncf.io/network-status": _guide_status()})))
-    assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(pod_file)]) == 1
-    assert "FAIL: the network-status annotation must be text holding a JSON list, not a list" in capsys.readouterr().out
+    assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(pod_file)]) == 2
+    assert "the network-status annotation must be text holding a JSON list, not a list" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -297,3 +297,42 @@ def test_offline_pod_whose_annotation_is_not_text_fails(tmp_path, capsys):
 def test_bad_arguments_exit_2(capsys, argv, words):
     assert main(["verify", *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+# --- a status file that is not readable input: exit 2, one line, never a mismatch (exit 1) -------
+
+# "Billion laughs": 1 KB that expands to 10^8 values.
+BOMB = "a: &a [" + ", ".join(["x"] * 10) + "]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh"))
+
+
+@pytest.mark.parametrize("content, words", [
+    (b'[{"name": "x", "default": true}]\xff', "not UTF-8 text"),
+    (BOMB.encode(), "refused before expanding"),
+    (b"a: &a [*a]\n", "refers to a node that contains it"),
+    (b"[" * 5000 + b"]" * 5000, "nests deeper than 100 levels"),
+    (b'[{"name": "", "default": true, "default": false}]', "appears twice"),
+    (b'[{"name": "", "default": "true", "interface": "eth0"}]', "network-status[0].default: must be true or false, not the text 'true'"),
+    (b'[{"name": "", "default": true, "mtu": ' + b"9" * 5000 + b"}]", "beyond the 64-bit integers Go reads"),
+    (b'[{"name": "\\ud800", "default": true}]', "network-status[0].name: holds a lone surrogate (\\ud800)"),
+    (b'[{"name": "", "default": true, "mtu": NaN}]', "nan is not a number JSON or Go can carry"),
+])
+def test_unreadable_status_files_exit_2_with_one_line(tmp_path, capsys, content, words):
+    status_file = tmp_path / "status.json"
+    status_file.write_bytes(content)
+    assert main(["verify", "--workload", "sample-pod", "--network-status-file", str(status_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and words in captured.err and len(captured.err.splitlines()) == 1, captured.err
+
+
+def test_a_live_status_with_default_as_text_is_a_failed_pod():
+    report = _report(_guide_stack(), json.dumps([{**_guide_status()[0], "default": "true"}, *_guide_status()[1:]]))
+    assert not report.passed
+    assert "network-status[0].default: must be true or false" in report.rows[0].detail
+
+
+def test_the_table_of_a_status_with_a_lone_surrogate_can_be_printed():
+    text = json.dumps([_guide_status()[0], {**_guide_status()[1], "ips": ["192.168.1.205\ud800"]}])
+    report = _report(_guide_stack(), text)
+    assert not report.passed
+    status.table(report.title, report.rows).encode("utf-8")
