@@ -117,6 +117,10 @@ class SampleWorkload(pulumi.ComponentResource):
                 parent=self,
                 depends_on=list(networks) or None,
                 replacement_trigger=attached if workload.kind == "Pod" else None,
+                # A Pod's name is fixed, so its replacement is the same object: created first (a
+                # server-side apply onto the old pod), then "the original" deleted, which left no
+                # pod at all (seen on the live suite). Delete first, then create.
+                delete_before_replace=workload.kind == "Pod",
             ),
         )
         # A Deployment's pods come and go under generated names: read them with `verify`.

@@ -144,6 +144,15 @@ def test_pod_is_replaced_when_its_selection_changes(run_stack):
     assert len({plain, renamed, with_ips, with_other_ips}) == 4
 
 
+def test_a_replaced_pod_is_deleted_before_its_replacement_is_created(run_stack):
+    """Same name, same object: create-before-delete would apply onto the old pod, then delete it."""
+    _, pod_run = _pod_trigger(run_stack, {"networks": "plain"})
+    deployment_run = run_stack(networks=NETWORKS_, workloads=[{"networks": "plain", "kind": "Deployment"}])
+    assert only(pod_run, POD).request.deleteBeforeReplace is True
+    deployment = only(deployment_run, "kubernetes:apps/v1:Deployment")
+    assert deployment.request.deleteBeforeReplace is False  # rolled in place, never replaced by us
+
+
 def test_default_network_dependency_and_trigger(run_stack):
     fabric = {"name": "fabric", "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": "fab0", "ipam": {}}}
 

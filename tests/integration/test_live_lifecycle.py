@@ -96,3 +96,15 @@ def test_destroy_exclude_protected_keeps_multus_then_the_decommission_removes_it
     assert gone.returncode != 0
     assert cluster.kubectl("get", "crd", "network-attachment-definitions.k8s.cni.cncf.io", check=False).returncode != 0
     assert stack.state() == []
+
+
+def test_destroy_without_its_preview_deletes_the_networks_but_never_multus(new_stack, cluster):
+    """--skip-preview: the engine deletes unprotected objects before it reaches a protected one."""
+    stack = new_stack()
+    stack.up()
+    multus_before = multus_objects(stack)
+    done = stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    assert done.returncode != 0
+    assert "cannot be deleted because it is protected" in done.stdout + done.stderr
+    assert multus_objects(stack) == multus_before
+    assert cluster.get("network-attachment-definitions", "-A")["items"] == []

@@ -91,9 +91,9 @@ def test_no_changes_after_a_refresh_either(dev):
     dev.stack.pulumi("preview", "--expect-no-changes", "--diff")
 
 
-def test_destroy_is_refused_and_deletes_nothing(dev, cluster):
+def test_destroy_is_refused_by_its_preview_and_deletes_nothing(dev, cluster):
     before = uids(cluster, dev.objects)
-    done = dev.stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    done = dev.stack.pulumi("destroy", "--yes", check=False)
     assert done.returncode != 0
-    assert "protected" in done.stdout + done.stderr
+    assert "cannot be deleted because it is protected" in done.stdout + done.stderr
     assert uids(cluster, dev.objects) == before
