@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -186,3 +187,97 @@ def test_an_alias_bomb_is_refused_quickly_and_in_little_memory(tmp_path):
         "from components.__main__ import main; sys.exit(main(['render', '--stack-file', sys.argv[1]]))"), str(stack_file)],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "refused before expanding" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- values that cannot be serialised, through both config paths: `render` and `pulumi up` --------
+# `pulumi up` runs __main__.py, whose load_from_pulumi reads the config the CLI passes as JSON text;
+# render.run_program does exactly that under the engine's mocks.
+
+NET = '{"name": "net-a", "config": %s}'
+MACVLAN = '{"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0"%s}'
+TEXT_CASES = [
+    # (case, config key, its JSON text as Pulumi passes it, expected path, words)
+    ("lone surrogate in a config value", "networks", "[" + NET % (MACVLAN % ', "mode": "\\ud800"') + "]",
+     "multus-cni:networks[0].config.mode", "lone surrogate (\\ud800)"),
+    ("lone surrogate in an annotation", "networks",
+     '[{"name": "net-a", "config": ' + MACVLAN % "" + ', "annotations": {"a": "\\udfff"}}]', "multus-cni:networks[0].annotations.a",
+     "lone surrogate"),
+    ("lone surrogate in cni-args", "workloads", '[{"networks": [{"name": "net-a", "cni-args": {"k": "x\\ud83d"}}]}]',
+     "multus-cni:workloads[0].networks[0].cni-args.k", "lone surrogate"),
+    ("NaN in spec.config", "networks", "[" + NET % (MACVLAN % ', "mtu": NaN') + "]", "multus-cni:networks[0].config.mtu",
+     "nan is not a number JSON or Go can carry"),
+    ("Infinity in spec.config", "networks", "[" + NET % (MACVLAN % ', "args": {"x": -Infinity}') + "]",
+     "multus-cni:networks[0].config.args.x", "-inf is not a number"),
+    ("integer beyond uint64", "networks", "[" + NET % (MACVLAN % ', "args": {"x": 18446744073709551616}') + "]",
+     "multus-cni:networks[0].config.args.x", "18446744073709551616 is beyond the 64-bit integers Go reads"),
+    ("integer past Python's digit limit", "workloads", '[{"networks": "net-a", "replicas": ' + "9" * 5000 + "}]",
+     "multus-cni:workloads[0].replicas", "an integer of 5000 digits"),
+    ("duplicate key in a value", "multus", '{"mode": "manifest", "mode": "tanzu-package"}', "multus-cni:multus.mode", "appears twice"),
+    ("nesting past the recursion limit", "networks", "[" * 5000 + "]" * 5000, "multus-cni:networks", "nests deeper than 100 levels"),
+    ("nesting under the recursion limit", "workloads", '[{"networks": [{"name": "net-a", "cni-args": {"k": ' + "[" * 150 + "]" * 150 + "}}]}]",
+     "multus-cni:workloads[0].networks[0].cni-args.k" + "[0]" * 95, "nests deeper than 100 levels"),
+]
+NAD_TEXT_CASES = [
+    # the NAD's spec.config pasted as JSON text inside the value (as in the Tanzu guide)
+    ("duplicate key in the NAD's JSON text", '{\\"cniVersion\\": \\"0.3.1\\", \\"type\\": \\"macvlan\\", \\"mode\\": \\"bridge\\", \\"mode\\": \\"vepa\\"}',
+     "multus-cni:networks[0].config.mode", "appears twice in this object; Go would keep the last value silently"),
+    ("NaN in the NAD's JSON text", '{\\"cniVersion\\": \\"0.3.1\\", \\"type\\": \\"bridge\\", \\"mtu\\": NaN}',
+     "multus-cni:networks[0].config.mtu", "nan is not a number"),
+    ("lone surrogate in the NAD's JSON text", '{\\"cniVersion\\": \\"0.3.1\\", \\"type\\": \\"bridge\\", \\"bridge\\": \\"\\\\ud800\\"}',
+     "multus-cni:networks[0].config.bridge", "lone surrogate"),
+    ("deep JSON text in the NAD", "[" * 3000 + "]" * 3000, "multus-cni:networks[0].config", "nests deeper than 100 levels"),
+    ("cniVersion null", '{\\"cniVersion\\": null, \\"type\\": \\"bridge\\"}', "multus-cni:networks[0].config.cniVersion",
+     "must be text such as '0.3.1', not null"),
+]
+CASES = TEXT_CASES + [(case, "networks", '[{"name": "net-a", "config": "' + text + '"}]', path, words)
+                      for case, text, path, words in NAD_TEXT_CASES]
+
+
+def _both_paths(config: dict[str, str]) -> list[list[str]]:
+    """The problems of `config` through load_stack_config, and through the program as `pulumi up` runs it."""
+    from components import render
+    from components.config import ConfigError, load_stack_config
+
+    found = []
+    for run in (lambda: load_stack_config(config), lambda: render.run_program("multus-cni", "test", config)):
+        with pytest.raises(ConfigError) as caught:
+            run()
+        found.append([str(p) for p in caught.value.problems])
+    return found
+
+
+@pytest.mark.parametrize("case, key, text, path, words", CASES, ids=[c[0] for c in CASES])
+def test_values_go_or_kubernetes_cannot_carry_are_refused_on_both_config_paths(case, key, text, path, words):
+    config = {f"multus-cni:{key}": text}
+    if key == "workloads":
+        config["multus-cni:networks"] = "[" + NET % (MACVLAN % ', "ipam": {}') + "]"
+    for problems in _both_paths(config):
+        assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
+        assert all("\n" not in p for p in problems)
+
+
+def test_cni_version_null_is_an_error_not_a_crash(tmp_path, capsys):
+    stack_file = tmp_path / "Pulumi.null.yaml"
+    stack_file.write_text("config:\n  multus-cni:networks:\n    - {name: net-a, config: {cniVersion: null, type: bridge}}\n")
+    assert main(["render", "--stack-file", str(stack_file)]) == 2
+    assert capsys.readouterr().err == "multus-cni:networks[0].config.cniVersion: must be text such as '0.3.1', not null\n"
+
+
+def test_a_hundred_million_replicas_are_judged_in_bounded_time():
+    import time
+
+    from components.config import load_stack_config
+
+    hl = {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "ipam": {"type": "host-local", "subnet": "10.3.0.0/24"}}
+    config = {"multus-cni:networks": json.dumps([{"name": "net-a", "config": hl}]),
+              "multus-cni:workloads": json.dumps([{"kind": "Deployment", "replicas": 10**8, "networks": "net-a"}])}
+    started = time.monotonic()
+    [(loc, message)] = load_stack_config(config).warnings()
+    assert time.monotonic() - started < 2
+    assert "100000000 pods use this network (default/sample-pod (100000000 replicas))" in message
+
+
+def test_replicas_beyond_kubernetes_int32_are_refused():
+    [problems, _] = _both_paths({"multus-cni:networks": "[" + NET % (MACVLAN % ', "ipam": {}') + "]",
+                                 "multus-cni:workloads": '[{"kind": "Deployment", "replicas": 2147483648, "networks": "net-a"}]'})
+    assert problems == ["multus-cni:workloads[0].replicas: must be less than or equal to 2147483647, not 2147483648"]

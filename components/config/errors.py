@@ -17,6 +17,8 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from ..core.data import problems as plain_problems
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 M = TypeVar("M", bound=BaseModel)
@@ -206,10 +208,15 @@ def fail(items: Sequence[tuple[Sequence[Any], str]]) -> None:
         raise PydanticCustomError("problems", "{summary}", {"items": [(tuple(l), m) for l, m in items], "summary": summary})
 
 
-def validate(model: type[M], data: Any, prefix: str, context: dict | None = None) -> M:
-    """Validate `data` as `model`; on failure raise ConfigError with paths under `prefix`."""
+def validate(model: type[M], data: Any, prefix: str, context: dict | None = None, plain: bool = False) -> M:
+    """Validate `data` as `model`; on failure raise ConfigError with paths under `prefix`.
+
+    `plain`: the caller has already held `data` to core.data.problems (the stack loader has)."""
     if isinstance(data, model):
         return data
+    found = [] if plain else plain_problems(data)
+    if found:  # what a Python caller passed must be plain data too
+        raise ConfigError(Problem(join_path(prefix, loc), message) for loc, message in found)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:

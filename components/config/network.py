@@ -6,7 +6,6 @@ of a NAD's `spec.config` (as in the Tanzu guide).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -16,21 +15,26 @@ from ..canonical import canonical_json
 from ..cni import Summary, check
 from ..annotations import RESOURCE_NAME
 from .base import DnsLabel, Model, Named
-from .errors import fail
+from ..core.data import DataError, decode_json
+from ..core.data import problems as plain_problems
+from .errors import describe, fail
 
 # containernetworking/cni SPEC.md and pkg/version (libcni version.All).
 CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 # CNI SPEC.md: a network name starts with an alphanumeric, then [A-Za-z0-9_.-].
-_CNI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_CNI_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 def parse_json_object(value: Any) -> Any:
-    """Accept the JSON string a NAD carries; leave objects (from YAML) alone."""
+    """Accept the JSON string a NAD carries; leave objects (from YAML) alone. The text is held
+    to what Go's decoder reads faithfully (core.data): a key twice, NaN, a lone surrogate or an
+    integer beyond 64 bits is an error at its path."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            value = decode_json(value)
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
+        fail(plain_problems(value))
     if not isinstance(value, dict):
         raise ValueError(f"must be a CNI configuration object, not {type(value).__name__}")
     return value
@@ -40,10 +44,12 @@ def structure_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     """What makes a CNI config or conflist unusable, as (sub-path, message) pairs."""
     problems: list[tuple[tuple, str]] = []
     version = config.get("cniVersion")
-    if version is not None and version not in CNI_VERSIONS:
+    if "cniVersion" in config and not isinstance(version, str):
+        problems.append((("cniVersion",), f"must be text such as '0.3.1', not {describe(version)}"))
+    elif version is not None and version not in CNI_VERSIONS:
         problems.append((("cniVersion",), f"{version!r} is not a CNI spec version; use one of {', '.join(CNI_VERSIONS)}"))
     name = config.get("name")
-    if name is not None and (not isinstance(name, str) or not _CNI_NAME.match(name)):
+    if "name" in config and (not isinstance(name, str) or not _CNI_NAME.fullmatch(name)):
         problems.append((("name",), f"{name!r} is not a CNI network name (a letter or digit, then letters, digits, '_', '.', '-')"))
     if "plugins" in config:
         plugins = config["plugins"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from pydantic import ValidationInfo, model_validator
 
+from ..core.data import DataError, JsonSyntaxError, decode_json
+from ..core.data import problems as plain_problems
 from .attachments import attachment_problems
 from .base import DnsLabel, Model, Named
 from .errors import ConfigError, Problem, fail, join_path, suggest, validate
@@ -59,11 +60,10 @@ class StackConfig(Model):
 
     def warnings(self) -> list[tuple[tuple, str]]:
         """Stack-wide advice; each network's and workload's own warnings come from its component."""
-        users: dict[tuple[str, str], list[str]] = defaultdict(list)
+        users: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
         for workload in self.workloads:
             for key in dict.fromkeys(workload.attachment_keys()):  # a pod attached twice is still one pod
-                users[key] += [workload.ref] if workload.replicas == 1 else [
-                    f"{workload.ref} replica {n}" for n in range(1, workload.replicas + 1)]
+                users[key].append((workload.ref, workload.replicas))  # one entry per workload, not per replica
         return shared_master_warnings(self.networks) + host_local_warnings(self.networks, users)
 
     def networks_of(self, workload: WorkloadConfig) -> list[Optional[NetworkConfig]]:
@@ -106,9 +106,18 @@ def _load(values: Mapping[str, Any], project: str) -> StackConfig:
         if key not in known:
             problems.append(Problem(full_key, "unknown configuration key" + suggest(key, known)))
             continue
-        data[key] = _decode(raw)
+        try:
+            value = _decode(raw)
+        except DataError as exc:
+            problems.append(Problem(full_key, str(exc)))
+            continue
+        found = plain_problems(value, (key,))
+        if found:  # the models never see what Go, Kubernetes or UTF-8 could not carry
+            problems += [Problem(join_path(prefix, loc), message) for loc, message in found]
+            continue
+        data[key] = value
     try:
-        config = validate(StackConfig, data, prefix, context={"project": project})
+        config = validate(StackConfig, data, prefix, context={"project": project}, plain=True)
     except ConfigError as exc:
         problems += exc.problems
         raise ConfigError(problems) from None
@@ -131,11 +140,12 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _decode(raw: Any) -> Any:
+    """Pulumi passes structured values as JSON text; text that is no JSON is a plain string."""
     if not isinstance(raw, str):
         return raw
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
+        return decode_json(raw)
+    except JsonSyntaxError:
         return raw  # a plain string; the model says what it should have been
 
 

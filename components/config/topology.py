@@ -66,15 +66,18 @@ def shared_master_warnings(networks: Sequence[NetworkConfig]) -> Found:
     return found
 
 
-def host_local_warnings(networks: Sequence[NetworkConfig], users: Mapping[tuple[str, str], list[str]]) -> Found:
-    """host-local allocates per node: several pods on different nodes get the same address."""
+def host_local_warnings(networks: Sequence[NetworkConfig], users: Mapping[tuple[str, str], list[tuple[str, int]]]) -> Found:
+    """host-local allocates per node: several pods on different nodes get the same address.
+    `users`: (workload, replicas) per network, so the cost does not grow with replica counts."""
     found: Found = []
     for index, network in enumerate(networks):
-        pods = users.get(network.key, [])
-        if network.summary.ipam == "host-local" and len(pods) > 1:
+        workloads = users.get(network.key, [])
+        pods = sum(replicas for _, replicas in workloads)
+        if network.summary.ipam == "host-local" and pods > 1:
+            names = sorted(ref if replicas == 1 else f"{ref} ({replicas} replicas)" for ref, replicas in workloads)
             found.append((("networks", index, "config", "ipam"), (
-                f"host-local hands out addresses per node, and {len(pods)} pods use this network "
-                f"({', '.join(sorted(pods))}): pods on different nodes get the same addresses "
+                f"host-local hands out addresses per node, and {pods} pods use this network "
+                f"({', '.join(names)}): pods on different nodes get the same addresses "
                 "(multus-cni#144); use whereabouts, or static IPAM with an ips request per pod"
             )))
     return found

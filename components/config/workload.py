@@ -84,7 +84,7 @@ class WorkloadConfig(Named, Model):
     name: DnsLabel = "sample-pod"
     namespace: DnsLabel = "default"
     kind: Literal["Pod", "Deployment"] = "Pod"
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, le=2**31 - 1)  # a Deployment's spec.replicas is an int32
     networks: tuple[NetworkSelection, ...] = Field(min_length=1)
     defaultNetwork: Optional[str] = None
     image: str = Field(DEFAULT_IMAGE, min_length=1)

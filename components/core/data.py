@@ -103,38 +103,46 @@ def decode_json(text: str) -> Any:
 
 
 def problems(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
-    """(location, message) of everything in `value` that is not plain, portable data; walks
-    iteratively, so depth costs no recursion, and stops descending at MAX_DEPTH."""
+    """(location, message) of everything in `value` that is not plain, portable data. It
+    descends at most MAX_DEPTH levels, so its recursion is bounded whatever the input."""
     found: list[tuple[Loc, str]] = []
-    stack: list[tuple[Loc, Any, int]] = [(loc, value, 0)]
-    while stack:
-        where, item, depth = stack.pop()
+    _walk(value, loc, 0, found)
+    return found
+
+
+def _walk(item: Any, where: Loc, depth: int, found: list[tuple[Loc, str]]) -> None:
+    kind = type(item)
+    if kind is str:
+        if not item.isascii():  # O(1) for ASCII text, which is nearly all of it
+            bad = _text_problem(item)
+            if bad:
+                found.append((where, bad))
+        return
+    if kind is bool or kind is int or item is None:
+        if kind is int and not INT_MIN <= item <= UINT_MAX:
+            found.append((where, f"{_number_text(item)} is beyond the 64-bit integers Go reads"))
+        return
+    if isinstance(item, (dict, list, tuple)):
+        if depth >= MAX_DEPTH:
+            found.append((where, f"nests deeper than {MAX_DEPTH} levels"))
+            return
         if isinstance(item, dict):
-            if depth >= MAX_DEPTH:
-                found.append((where, f"nests deeper than {MAX_DEPTH} levels"))
-                continue
             for key in getattr(item, "duplicates", ()):
                 found.append(((*where, key), "appears twice in this object; Go would keep the last value silently, so write it once"))
             for key, child in item.items():
-                if not isinstance(key, str):
+                if type(key) is not str:
                     found.append((where, f"has the key {key!r}, which is not text (quote it)"))
-                    continue
-                bad = _text_problem(key)
-                if bad:
-                    found.append((where, f"has a key that {bad}"))
-                    continue
-                stack.append(((*where, key), child, depth + 1))
-        elif isinstance(item, (list, tuple)):
-            if depth >= MAX_DEPTH:
-                found.append((where, f"nests deeper than {MAX_DEPTH} levels"))
-                continue
-            stack.extend(((*where, index), child, depth + 1) for index, child in enumerate(item))
+                elif not key.isascii() and _text_problem(key):
+                    found.append((where, f"has a key that {_text_problem(key)}"))
+                else:
+                    _walk(child, (*where, key), depth + 1, found)
         else:
-            message = _scalar_problem(item)
-            if message:
-                found.append((where, message))
-    found.reverse()  # the stack visits children last-first
-    return found
+            for index, child in enumerate(item):
+                _walk(child, (*where, index), depth + 1, found)
+        return
+    message = _scalar_problem(item)
+    if message:
+        found.append((where, message))
 
 
 def _scalar_problem(item: Any) -> Optional[str]:
