@@ -281,3 +281,65 @@ def test_replicas_beyond_kubernetes_int32_are_refused():
     [problems, _] = _both_paths({"multus-cni:networks": "[" + NET % (MACVLAN % ', "ipam": {}') + "]",
                                  "multus-cni:workloads": '[{"kind": "Deployment", "replicas": 2147483648, "networks": "net-a"}]'})
     assert problems == ["multus-cni:workloads[0].replicas: must be less than or equal to 2147483647, not 2147483648"]
+
+
+# --- values Kubernetes or the kernel refuse; patterns match the whole text ------------------------
+
+GOOD = json.loads("[" + NET % (MACVLAN % ', "ipam": {}') + "]")
+
+
+def _with(**changes) -> dict[str, str]:
+    """The good stack with some keys replaced (values as Python data)."""
+    keys = {"networks": GOOD, "workloads": [{"networks": "net-a"}], **changes}
+    return {f"multus-cni:{k}": json.dumps(v) for k, v in keys.items()}
+
+
+REFUSED = [
+    ("NAD name with a trailing newline", _with(networks=[{**GOOD[0], "name": "net-a\n"}]), "multus-cni:networks[0].name",
+     "'net-a\\n' is not a valid Kubernetes name"),
+    ("namespace with a trailing newline", _with(networks=[{**GOOD[0], "namespace": "team\n"}]), "multus-cni:networks[0].namespace",
+     "is not a valid Kubernetes name"),
+    ("multus namespace with a trailing newline", _with(multus={"namespace": "kube-system\n"}), "multus-cni:multus.namespace",
+     "is not a valid Kubernetes name"),
+    ("image tag with a trailing newline", _with(multus={"image": {"tag": "v4.3.0\n"}}), "multus-cni:multus.image.tag", "is not an image tag"),
+    ("image repository with a trailing newline", _with(multus={"image": {"repository": "ghcr.io/x\n"}}), "multus-cni:multus.image.repository",
+     "is not an image repository"),
+    ("image name with a trailing newline", _with(multus={"image": {"name": "multus-cni\n"}}), "multus-cni:multus.image.name",
+     "is not an image name"),
+    ("MAC with a trailing newline", _with(workloads=[{"networks": [{"name": "net-a", "mac": "02:00:00:00:00:01\n"}]}]),
+     "multus-cni:workloads[0].networks[0].mac", "is not a MAC address"),
+    ("interface with a trailing newline", _with(workloads=[{"networks": [{"name": "net-a", "interface": "data\n"}]}]),
+     "multus-cni:workloads[0].networks[0].interface", "is not a Linux interface name"),
+    ("CNI name with a trailing newline", _with(networks=[{**GOOD[0], "config": {**GOOD[0]["config"], "name": "mynet\n"}}]),
+     "multus-cni:networks[0].config.name", "is not a CNI network name"),
+    ("interface of 15 characters but 18 bytes", _with(workloads=[{"networks": [{"name": "net-a", "interface": "dätä-ñet-ñämé"}]}]),
+     "multus-cni:workloads[0].networks[0].interface", "at most 15 bytes"),
+    ("interface '..'", _with(workloads=[{"networks": [{"name": "net-a", "interface": ".."}]}]),
+     "multus-cni:workloads[0].networks[0].interface", "not '.' or '..'"),
+    ("bridge name '.'", _with(networks=[{**GOOD[0], "config": {"cniVersion": "0.3.1", "type": "bridge", "bridge": "."}}]),
+     "multus-cni:networks[0].config.bridge", "is not a Linux interface name"),
+    ("NAD annotation key that is not a qualified name", _with(networks=[{**GOOD[0], "annotations": {"team notes": "x"}}]),
+     'multus-cni:networks[0].annotations["team notes"]', "is not an annotation key Kubernetes accepts"),
+    ("NAD annotation key with a bad prefix", _with(networks=[{**GOOD[0], "annotations": {"-x.io/a": "x"}}]),
+     'multus-cni:networks[0].annotations["-x.io/a"]', "is not an annotation key Kubernetes accepts"),
+    ("NAD annotations over 256 KiB", _with(networks=[{**GOOD[0], "annotations": {"a": "x" * 200000, "b": "y" * 70000}}]),
+     "multus-cni:networks[0].annotations", "annotations total 270002 bytes; Kubernetes accepts at most 262144"),
+    ("pod annotation over 256 KiB", _with(workloads=[{"networks": [{"name": "net-a", "cni-args": {"blob": "z" * 270000}}]}]),
+     "multus-cni:workloads[0].networks", "Kubernetes accepts at most 262144"),
+    ("pod image with trailing whitespace", _with(workloads=[{"networks": "net-a", "image": "docker.io/library/alpine:3.22 "}]),
+     "multus-cni:workloads[0].image", "has leading or trailing whitespace"),
+    ("Unicode digits in a prefix length", _with(networks=[{**GOOD[0], "config": {**GOOD[0]["config"], "ipam": {
+        "type": "host-local", "subnet": "10.0.0.0/２４"}}}]), "multus-cni:networks[0].config.ipam.subnet", "is not a subnet"),
+    ("IPv6 zone in a gateway", _with(networks=[{**GOOD[0], "config": {**GOOD[0]["config"], "ipam": {
+        "type": "static", "addresses": [{"address": "fe80::5/64", "gateway": "fe80::1%eth0"}]}}}]),
+     "multus-cni:networks[0].config.ipam.addresses[0].gateway", "is not an IP address"),
+    ("IPv6 zone in a requested address", _with(networks=[{**GOOD[0], "config": {**GOOD[0]["config"], "capabilities": {"ips": True},
+        "ipam": {"type": "static"}}}], workloads=[{"networks": [{"name": "net-a", "ips": ["fe80::5%eth0/64"]}]}]),
+     "multus-cni:workloads[0].networks[0].ips[0]", "is not an IP address"),
+]
+
+
+@pytest.mark.parametrize("case, config, path, words", REFUSED, ids=[r[0] for r in REFUSED])
+def test_values_kubernetes_or_the_kernel_refuse_are_errors_on_both_config_paths(case, config, path, words):
+    for problems in _both_paths(config):
+        assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems

@@ -16,8 +16,9 @@ from . import addresses
 
 CniVersion = Literal["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
-_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+# Used with fullmatch: `$` also matches before a trailing newline, so "name\n" would pass.
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}")
+_IFNAME = re.compile(r"[^\s/:]+")
 
 
 def _ip(value: str) -> str:
@@ -56,14 +57,16 @@ def _interface_address(value: str) -> str:
 
 
 def _mac(value: str) -> str:
-    if not _MAC.match(value):
+    if not _MAC.fullmatch(value):
         raise ValueError(f"{value!r} is not a MAC address (six hex octets, for example c2:b0:57:49:47:f1)")
     return value
 
 
 def _ifname(value: str) -> str:
-    if not _IFNAME.match(value):
-        raise ValueError(f"{value!r} is not a Linux interface name (1 to 15 characters, no spaces, '/' or ':')")
+    """The kernel's dev_valid_name: 1 to 15 bytes (IFNAMSIZ - 1), not "." or "..", no space, '/'
+    or ':'; Multus (parsePodNetworkObjectName) counts bytes too."""
+    if not _IFNAME.fullmatch(value) or len(value.encode("utf-8", "surrogatepass")) > 15 or value in (".", ".."):
+        raise ValueError(f"{value!r} is not a Linux interface name (1 to 15 characters, at most 15 bytes in all, not '.' or '..', no spaces, '/' or ':')")
     return value
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # used with fullmatch: `$` would pass "name\n"
 
 
 class Model(BaseModel):
@@ -47,7 +47,7 @@ def _known_keys(model: type[BaseModel]) -> frozenset[str]:
 
 
 def _dns1123_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid Kubernetes name: use at most 63 lower-case letters, digits "
             "and '-', starting and ending with a letter or digit (DNS-1123 label)"
@@ -57,3 +57,25 @@ def _dns1123_label(value: str) -> str:
 
 #: A Kubernetes object or namespace name as the network plumbing spec requires for NADs (§3.3).
 DnsLabel = Annotated[str, AfterValidator(_dns1123_label)]
+
+# Kubernetes apimachinery validation: IsQualifiedName and ValidateAnnotations.
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+ANNOTATIONS_LIMIT = 256 * 1024  # TotalAnnotationSizeLimitB: the bytes of every key and value together
+
+
+def annotation_problems(annotations: dict[str, str]) -> list[tuple[tuple, str]]:
+    """What the API server refuses in `metadata.annotations`: keys are qualified names (checked
+    lower-cased, as Kubernetes does), and keys and values total at most 256 KiB."""
+    problems: list[tuple[tuple, str]] = []
+    for key in annotations:
+        prefix, slash, name = key.lower().rpartition("/")
+        if not (_QUALIFIED_NAME.fullmatch(name) and len(name) <= 63) or (slash and not (
+                len(prefix) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(prefix))):
+            problems.append(((key,), (
+                f"{key!r} is not an annotation key Kubernetes accepts: an optional DNS subdomain prefix and '/', then "
+                "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")))
+    total = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+    if total > ANNOTATIONS_LIMIT:
+        problems.append(((), f"annotations total {total} bytes; Kubernetes accepts at most {ANNOTATIONS_LIMIT} (256 KiB)"))
+    return problems

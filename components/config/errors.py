@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from ..core.data import problems as plain_problems
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # fullmatch: `$` would pass a trailing newline
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,7 +52,7 @@ def join_path(prefix: str, loc: Sequence[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
+        elif _PLAIN_KEY.fullmatch(str(part)):
             path += f".{part}" if path and not path.endswith(":") else str(part)
         else:
             path += f'["{part}"]'

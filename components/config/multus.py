@@ -24,16 +24,16 @@ def _matching(pattern: str, what: str, example: str) -> AfterValidator:
     regex = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not regex.match(value):
+        if not regex.fullmatch(value):  # not match with `$`, which passes a trailing newline
             raise ValueError(f"{value!r} is not {what} such as {example!r}")
         return value
 
     return AfterValidator(check)
 
 
-Repository = Annotated[str, _matching(r"^[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", "an image repository", UPSTREAM_REPOSITORY)]
-ImageName = Annotated[str, _matching(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", "an image name", UPSTREAM_IMAGE_NAME)]
-Tag = Annotated[str, _matching(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", "an image tag", UPSTREAM_VERSION)]
+Repository = Annotated[str, _matching(r"[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*", "an image repository", UPSTREAM_REPOSITORY)]
+ImageName = Annotated[str, _matching(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image name", UPSTREAM_IMAGE_NAME)]
+Tag = Annotated[str, _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag", UPSTREAM_VERSION)]
 
 
 class ImageConfig(Model):

@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from ..canonical import canonical_json
 from ..cni import Summary, check
 from ..annotations import RESOURCE_NAME
-from .base import DnsLabel, Model, Named
+from .base import DnsLabel, Model, Named, annotation_problems
 from ..core.data import DataError, decode_json
 from ..core.data import problems as plain_problems
 from .errors import describe, fail
@@ -83,6 +83,12 @@ class NetworkConfig(Named, Model):
     @classmethod
     def _parse(cls, value: Any) -> Any:
         return parse_json_object(value)
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        fail(annotation_problems(value))
+        return value
 
     @field_validator("config")
     @classmethod

@@ -8,14 +8,15 @@ spec's JSON form (multi-net-spec v1.3 §4; Multus `NetworkSelectionElement`).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..canonical import canonical_json
 from ..cni.common import IP, MAC, IfName, RequestedAddress
 from ..images import pinning_problem
-from .base import DnsLabel, Model, Named
+from ..annotations import DEFAULT_NETWORK, NETWORKS
+from .base import DnsLabel, Model, Named, annotation_problems
 from .errors import fail
 
 # The guide's sample pod command. Its image (an internal proxy of Docker Hub's alpine, untagged)
@@ -24,7 +25,14 @@ GUIDE_COMMAND = ("/bin/ash", "-c", "trap : TERM INT; sleep infinity & wait")
 DEFAULT_IMAGE = "docker.io/library/alpine:3.22"
 
 # Multus pkg/k8sclient parsePodNetworkObjectName: `[namespace/]name[@interface]`.
-_SELECTION = re.compile(r"^(?:(?P<namespace>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<interface>[^/@]*))?$")
+_SELECTION = re.compile(r"(?:(?P<namespace>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<interface>[^/@]*))?")
+
+
+def _image(value: str) -> str:
+    # Kubernetes ValidatePodSpec: "must not have leading or trailing whitespace"
+    if value != value.strip():
+        raise ValueError(f"{value!r} has leading or trailing whitespace, which Kubernetes refuses in an image")
+    return value
 
 
 class PortMapping(Model):
@@ -61,7 +69,7 @@ class NetworkSelection(Model):
     @staticmethod
     def parse(text: str) -> Optional[dict[str, str]]:
         """The comma form's `[namespace/]name[@interface]` as fields, or None when malformed."""
-        match = _SELECTION.match(text.strip())
+        match = _SELECTION.fullmatch(text.strip())
         return {k: v for k, v in match.groupdict().items() if v is not None} if match else None
 
     @property
@@ -87,7 +95,7 @@ class WorkloadConfig(Named, Model):
     replicas: int = Field(1, ge=1, le=2**31 - 1)  # a Deployment's spec.replicas is an int32
     networks: tuple[NetworkSelection, ...] = Field(min_length=1)
     defaultNetwork: Optional[str] = None
-    image: str = Field(DEFAULT_IMAGE, min_length=1)
+    image: Annotated[str, AfterValidator(_image)] = Field(DEFAULT_IMAGE, min_length=1)
     command: tuple[str, ...] = GUIDE_COMMAND
 
     @field_validator("networks", mode="before")
@@ -121,6 +129,9 @@ class WorkloadConfig(Named, Model):
     def _kind(self) -> "WorkloadConfig":
         if self.kind == "Pod" and self.replicas != 1:
             fail([(("replicas",), "a Pod is one replica; use kind: Deployment for more")])
+        # The pod's own annotations (the networks selection, its default network) obey the same limits.
+        annotations = {NETWORKS: self.annotation(), **({DEFAULT_NETWORK: self.defaultNetwork} if self.defaultNetwork else {})}
+        fail([(("networks",), message) for _, message in annotation_problems(annotations)])
         return self
 
     def network_keys(self) -> list[tuple[str, str]]:
