@@ -7,8 +7,9 @@ from typing import Iterable, Optional, Sequence
 import pulumi
 
 from .config.errors import join_path
+from .core.data import one_line
 
 
 def warn_all(resource: Optional[pulumi.Resource], label: str, warnings: Iterable[tuple[Sequence, str]]) -> None:
     for loc, message in warnings:
-        pulumi.log.warn(f"{join_path(label, loc)}: {message}", resource=resource)
+        pulumi.log.warn(one_line(f"{join_path(label, loc)}: {message}"), resource=resource)

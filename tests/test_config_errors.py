@@ -343,3 +343,25 @@ REFUSED = [
 def test_values_kubernetes_or_the_kernel_refuse_are_errors_on_both_config_paths(case, config, path, words):
     for problems in _both_paths(config):
         assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
+
+
+# --- user text in messages: quoted or escaped, one problem per line --------------------------------
+
+def test_a_newline_inside_a_name_keeps_each_problem_on_one_line(tmp_path, capsys):
+    stack_file = tmp_path / "Pulumi.nl.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {
+        "multus-cni:networks": [{"name": "net\na", "config": {"cniVersion": "0.3.1", "type": "bridge"},
+                                 "annotations": {"note\nx": "y"}}],
+        "multus-cni:workloads": [{"name": "pod\nb", "networks": "net-b"}],
+    }}))
+    assert main(["render", "--stack-file", str(stack_file)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        'multus-cni:networks[0].annotations["note\\nx"]', "multus-cni:networks[0].name", "multus-cni:workloads[0].name"]
+    assert "'net\\na' is not a valid Kubernetes name" in lines[1]
+
+
+def test_warnings_with_user_text_stay_on_one_line(run_stack):
+    run_ = run_stack(networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "bridge", "note\nx": "y"}}])
+    [warning] = [w for w in run_.warnings if "ignores this key" in w]
+    assert "\n" not in warning and warning.startswith('multus-cni:networks[0].config["note\\nx"]: the bridge plugin ignores')

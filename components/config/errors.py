@@ -8,6 +8,7 @@ Pulumi language host prints without one).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import typing
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from ..core.data import one_line
 from ..core.data import problems as plain_problems
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # fullmatch: `$` would pass a trailing newline
@@ -30,7 +32,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        """One line, whatever user text the path or message carries."""
+        return one_line(f"{self.path}: {self.message}")
 
 
 class ConfigError(pulumi.RunError):
@@ -55,7 +58,7 @@ def join_path(prefix: str, loc: Sequence[Any]) -> str:
         elif _PLAIN_KEY.fullmatch(str(part)):
             path += f".{part}" if path and not path.endswith(":") else str(part)
         else:
-            path += f'["{part}"]'
+            path += f"[{json.dumps(str(part), ensure_ascii=False)}]"  # quoted and escaped: a key may hold anything
     return path
 
 
