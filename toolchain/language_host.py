@@ -49,6 +49,13 @@ json.dump(out, sys.stdout)
 """
 
 
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """A child in a session of its own: the engine interrupts its plugins' process group when it
+    stops, and a program interrupted that way prints a KeyboardInterrupt traceback; the host ends
+    its children itself instead, when it is stopped (SIGTERM, no traceback)."""
+    return subprocess.Popen(args, start_new_session=True, **kwargs)
+
+
 def venv_python(info: language_pb2.ProgramInfo, plugin: bool = False) -> Path:
     """The Python of the project's `virtualenv` option (plugins default to `venv`, as upstream)."""
     options = json_format.MessageToDict(info.options) if info.HasField("options") else {}
@@ -147,7 +154,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         env = venv_env(python)
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        code = self.wait(subprocess.Popen(args, env=env, cwd=request.pwd or None))
+        code = self.wait(spawn(args, env=env, cwd=request.pwd or None))
         if code == 0:
             return language_pb2.RunResponse()
         if code == EXIT_AFTER_USER_MESSAGE:
@@ -166,7 +173,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             args, cwd = [str(python), "-u", program_dir, *request.args], request.pwd or program_dir
         env = venv_env(python)
         env.update(item.split("=", 1) for item in request.env if "=" in item)
-        child = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = spawn(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         yield from self.stream(child, language_pb2.RunPluginResponse, exit_field="exitcode")
 
     def InstallDependencies(self, request, context):
@@ -179,16 +186,21 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         if (directory / "requirements.txt").exists():
             steps.append([str(python), "-m", "pip", "install", "-r", "requirements.txt"])
         for step in steps:
-            child = subprocess.Popen(step, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child = spawn(step, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             yield from self.stream(child, language_pb2.InstallDependenciesResponse)
             if child.returncode:
                 context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step[:4])} failed ({child.returncode})")
 
     def Cancel(self, request, context):
+        """The user cancelled (Ctrl-C): interrupt the program, as the Go host does."""
+        self.signal_children(signal.SIGINT)
+        return empty_pb2.Empty()
+
+    def signal_children(self, signum: int) -> None:
         with self.lock:
             for child in self.children:
-                child.send_signal(signal.SIGINT)
-        return empty_pb2.Empty()
+                if child.poll() is None:
+                    os.killpg(child.pid, signum)
 
     def wait(self, child: subprocess.Popen) -> int:
         with self.lock:
@@ -243,14 +255,17 @@ def main(argv: list[str]) -> None:
             positional.append(arg)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
-        PythonLanguageHost(positional[0] if positional else "", tracing), server)
+    host = PythonLanguageHost(positional[0] if positional else "", tracing)
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    # The engine stops its plugins with SIGINT (then SIGKILL): stop serving, quietly.
+    def stop(*_):  # the engine stops its plugins with SIGINT (then SIGKILL): end quietly
+        host.signal_children(signal.SIGTERM)
+        server.stop(0)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.stop(0))
+        signal.signal(signum, stop)
     server.wait_for_termination()
 
 

@@ -206,6 +206,11 @@ def module_stacks(cluster, tmp_path_factory) -> Iterator[Stacks]:
         stacks.close()
 
 
+def said(done: subprocess.CompletedProcess, text: str) -> bool:
+    """Whether a command printed `text`, however the CLI wrapped its lines."""
+    return " ".join(text.split()) in " ".join((done.stdout + done.stderr).split())
+
+
 def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
     """What `python -m components render` says the stack creates (the objects pulumi up applies)."""
     done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "render",

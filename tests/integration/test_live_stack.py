@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from .conftest import Stack, rendered_objects
+from .conftest import Stack, rendered_objects, said
 
 pytestmark = pytest.mark.live
 
@@ -95,5 +95,5 @@ def test_destroy_is_refused_by_its_preview_and_deletes_nothing(dev, cluster):
     before = uids(cluster, dev.objects)
     done = dev.stack.pulumi("destroy", "--yes", check=False)
     assert done.returncode != 0
-    assert "cannot be deleted because it is protected" in done.stdout + done.stderr
+    assert said(done, "cannot be deleted because it is protected")
     assert uids(cluster, dev.objects) == before
