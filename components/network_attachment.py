@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional, Union
 
 import pulumi
 
-from . import kube
+from . import arguments, kube
 from .annotations import NAD_API_VERSION, NAD_KIND
 from .config import NetworkConfig, validate
 from .warnings import warn_all
@@ -36,9 +36,10 @@ class NetworkAttachment(pulumi.ComponentResource):
         config_path: Optional[str] = None,
     ):
         """`multus`: the install the NAD waits for, so its CRD exists first."""
-        super().__init__(TYPE, name, {}, opts)
-        label = config_path or f"NetworkAttachment {name}"
+        label = config_path or f"NetworkAttachment {arguments.resource_name('NetworkAttachment', name)}"
+        multus = arguments.resource(label, "multus", multus, "the Multus component (or another Pulumi resource) the NAD waits for")
         network = validate(NetworkConfig, args, label)
+        super().__init__(TYPE, name, {}, opts)
         warn_all(self, label, network.warnings())
         self.network = network
 

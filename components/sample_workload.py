@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 
-from . import kube
+from . import arguments, kube
 from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
 from .config import ConfigError, Problem, WorkloadConfig, validate
@@ -102,10 +102,11 @@ class SampleWorkload(pulumi.ComponentResource):
         """`networks`: the attachments the pod uses (its default-network override included); it
         waits for them and is replaced when they or its selection change, since Multus reads
         NADs only when a pod is created."""
-        super().__init__(TYPE, name, {}, opts)
-        label = config_path or f"SampleWorkload {name}"
+        label = config_path or f"SampleWorkload {arguments.resource_name('SampleWorkload', name)}"
+        networks = arguments.resources(label, "networks", networks, NetworkAttachment, "NetworkAttachment components")
         workload = validate(WorkloadConfig, args, label)
         attachment_warnings = _check_attachments(workload, networks, label)
+        super().__init__(TYPE, name, {}, opts)
         warn_all(self, label, workload.warnings() + attachment_warnings)
         self.config = workload
 

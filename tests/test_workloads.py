@@ -269,3 +269,28 @@ def test_dual_stack_host_local_cannot_take_two_requested_addresses_through_multu
                             {**OPEN5GS_N3, "capabilities": capabilities, "ipam": ranges})
     assert [loc for loc, _ in problems] == [("networks", 0, "ips")]
     assert "IP=10.1.0.5/24,fd00::5/64" in problems[0][1]
+
+
+# --- the Python API: a wrong argument is a ConfigError naming it, never an AttributeError ---------
+
+def _api_problems(run_components, build):
+    with pytest.raises(ConfigError) as caught:
+        run_components(build)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_library_callers_get_config_errors_for_wrong_argument_types(run_components):
+    from components import Multus, NetworkAttachment, SampleWorkload
+
+    assert _api_problems(run_components, lambda: SampleWorkload("probe", {"networks": "plain"}, networks=[5])) == [
+        "SampleWorkload probe.networks[0]: must be a NetworkAttachment, not the number 5"]
+    assert _api_problems(run_components, lambda: SampleWorkload("probe", {"networks": "plain"}, networks="plain")) == [
+        "SampleWorkload probe.networks: must be a list of NetworkAttachment components, not the text 'plain'"]
+    assert _api_problems(run_components, lambda: NetworkAttachment("plain", {"name": "plain", "config": PLAIN}, multus="x")) == [
+        "NetworkAttachment plain.multus: must be the Multus component (or another Pulumi resource) the NAD waits for, "
+        "not the text 'x'"]
+    assert _api_problems(run_components, lambda: Multus("", {})) == ["Multus name: must be non-empty text, not the text ''"]
+    assert _api_problems(run_components, lambda: NetworkAttachment(None, {"name": "plain", "config": PLAIN})) == [
+        "NetworkAttachment name: must be non-empty text, not null"]
+    assert _api_problems(run_components, lambda: Multus("multus", "x")) == [
+        "Multus multus: must be an object (key: value mapping), not the text 'x'"]

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Union
 
 import pulumi
 
-from .. import kube
+from .. import arguments, kube
 from ..annotations import NAD_CRD_NAME
 from ..config import MultusConfig, validate
 from ..warnings import warn_all
@@ -31,9 +31,9 @@ class Multus(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
     ):
+        label = config_path or f"Multus {arguments.resource_name('Multus', name)}"
+        cfg = validate(MultusConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
-        label = config_path or f"Multus {name}"
-        cfg = validate(MultusConfig, args or {}, label)
         warn_all(self, label, cfg.warnings())
         self.config = cfg
 
