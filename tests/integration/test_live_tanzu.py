@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import said
+
 pytestmark = pytest.mark.live
 
 CRDS = Path(__file__).resolve().parent / "fixtures" / "carvel-packaging-crds.yaml"
@@ -27,9 +29,10 @@ def test_the_package_is_installed_and_the_nads_wait_for_its_reconcile(new_stack,
     stack.set_config("multus-cni:multus", {"mode": "tanzu-package",
                                            "package": {"reconcileTimeoutSeconds": TIMEOUT}})
     done = stack.pulumi("up", "--yes", "--skip-preview", check=False)
-    output = done.stdout + done.stderr
     assert done.returncode != 0
-    assert "ReconcileSucceeded" in output  # the provider names the condition it gave up waiting for
+    # The provider waited on the PackageInstall's conditions and gave up after reconcileTimeoutSeconds.
+    assert said(done, "warning: Has no .status.conditions")
+    assert said(done, "failed to fully initialize or become live: timed out waiting for the condition")
 
     install = cluster.get("packageinstall", "-n", "default", "multus-cni")
     assert install["spec"]["packageRef"]["refName"] == "multus-cni.tanzu.vmware.com"
