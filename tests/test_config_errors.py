@@ -228,6 +228,13 @@ NAD_TEXT_CASES = [
     ("deep JSON text in the NAD", "[" * 3000 + "]" * 3000, "multus-cni:networks[0].config", "nests deeper than 100 levels"),
     ("cniVersion null", '{\\"cniVersion\\": null, \\"type\\": \\"bridge\\"}', "multus-cni:networks[0].config.cniVersion",
      "must be text such as '0.3.1', not null"),
+    ("CNI name null", '{\\"cniVersion\\": \\"0.3.1\\", \\"name\\": null, \\"type\\": \\"bridge\\"}',
+     "multus-cni:networks[0].config.name", "must be text, not null"),
+    ("a Go int field past int64", '{\\"cniVersion\\": \\"0.3.1\\", \\"type\\": \\"macvlan\\", \\"bcqueuelen\\": 9223372036854775808}',
+     "multus-cni:networks[0].config.bcqueuelen", "must be less than or equal to 9223372036854775807"),
+    ("a route priority past int64", '{\\"cniVersion\\": \\"0.3.1\\", \\"type\\": \\"bridge\\", \\"ipam\\": {\\"type\\": \\"static\\", '
+     '\\"addresses\\": [{\\"address\\": \\"10.0.0.5/24\\"}], \\"routes\\": [{\\"dst\\": \\"0.0.0.0/0\\", \\"priority\\": 9223372036854775808}]}}',
+     "multus-cni:networks[0].config.ipam.routes[0].priority", "must be less than or equal to 9223372036854775807"),
 ]
 CASES = TEXT_CASES + [(case, "networks", '[{"name": "net-a", "config": "' + text + '"}]', path, words)
                       for case, text, path, words in NAD_TEXT_CASES]

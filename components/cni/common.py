@@ -85,6 +85,10 @@ MAC = Annotated[str, AfterValidator(_mac)]
 IfName = Annotated[str, AfterValidator(_ifname)]
 MTU = Annotated[int, AfterValidator(_mtu)]
 VlanId = Annotated[int, Field(ge=0, le=4094)]
+#: Go's int (64 bits on every platform nodes run): json.Unmarshal fails beyond it.
+GoInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+#: A Go int that must not be negative.
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class CniModel(Model):
@@ -96,11 +100,11 @@ class CniModel(Model):
 class Route(CniModel):
     dst: CIDR
     gw: Optional[IP] = None
-    mtu: Optional[int] = None
-    advmss: Optional[int] = None
-    priority: Optional[int] = None
-    table: Optional[int] = None
-    scope: Optional[int] = None
+    mtu: Optional[GoInt] = None
+    advmss: Optional[GoInt] = None
+    priority: Optional[GoInt] = None
+    table: Optional[GoInt] = None
+    scope: Optional[GoInt] = None
 
 
 class Dns(CniModel):

@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional
 from pydantic import model_validator
 
 from ..config.errors import fail
-from .common import CIDR, IP, CniModel, Dns, InterfaceAddress, Route
+from .common import CIDR, IP, CniModel, Dns, GoInt, InterfaceAddress, Route
 
 from .addresses import Address, Network, ip, network
 
@@ -279,7 +279,7 @@ class Whereabouts(Ipam):
     etcd_key_file: Optional[str] = None
     etcd_cert_file: Optional[str] = None
     etcd_ca_cert_file: Optional[str] = None
-    sleep_for_race: Optional[int] = None
+    sleep_for_race: Optional[GoInt] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Whereabouts":

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from pydantic import Field, model_validator
 
 from ..config.errors import fail
-from .common import CIDR, MAC, MTU, CniModel, IfName, Plugin, VlanId
+from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, VlanId
 
 
 IpamNeed = Literal["optional", "required", "unless-chained"]
@@ -51,7 +51,7 @@ class Macvlan(MasterPlugin):
     mtu: Optional[MTU] = None
     mac: Optional[MAC] = None
     linkInContainer: Optional[bool] = None
-    bcqueuelen: Optional[int] = Field(None, ge=0)
+    bcqueuelen: Optional[Count] = None
 
 
 class Ipvlan(MasterPlugin):
@@ -82,9 +82,9 @@ class Ptp(InterfacePlugin):
 class VlanTrunk(CniModel):
     """One `vlanTrunk` entry: an `id`, or a `minID`-`maxID` span (bridge.go collectVlanTrunk)."""
 
-    minID: Optional[int] = None
-    maxID: Optional[int] = None
-    id: Optional[int] = None
+    minID: Optional[GoInt] = None
+    maxID: Optional[GoInt] = None
+    id: Optional[GoInt] = None
 
     @model_validator(mode="after")
     def _ids(self) -> "VlanTrunk":
@@ -165,8 +165,8 @@ class Sriov(InterfacePlugin):
     spoofchk: Optional[Literal["on", "off"]] = None
     trust: Optional[Literal["on", "off"]] = None
     link_state: Optional[Literal["auto", "enable", "disable"]] = None
-    min_tx_rate: Optional[int] = Field(None, ge=0)
-    max_tx_rate: Optional[int] = Field(None, ge=0)
+    min_tx_rate: Optional[Count] = None
+    max_tx_rate: Optional[Count] = None
     logLevel: Optional[Literal["panic", "error", "warning", "info", "debug"]] = None
     logFile: Optional[str] = None
     IPAM: ClassVar[IpamNeed] = "optional"
@@ -190,13 +190,13 @@ class Tuning(Plugin):
     mtu: Optional[MTU] = None
     promisc: Optional[bool] = None
     allmulti: Optional[bool] = None
-    txQLen: Optional[int] = Field(None, ge=0)
+    txQLen: Optional[Count] = None
     sysctl: Optional[dict[str, str]] = None
 
 
 class Sbr(Plugin):
     type: Literal["sbr"]
-    table: Optional[int] = Field(None, ge=0)
+    table: Optional[Count] = None
 
 
 class Portmap(Plugin):

@@ -143,7 +143,7 @@ def _message(err: dict) -> str:
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return err["msg"].replace("Input should be", "must be") + f", not {value!r}"
     if kind in ("too_short", "too_long"):
-        return err["msg"].replace("List should have", "must have").replace("Value should have", "must have")
+        return re.sub(r"^(List|Tuple|Value|Dictionary) should have", "must have", err["msg"])
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):

@@ -36,7 +36,7 @@ def parse_json_object(value: Any) -> Any:
             raise ValueError(str(exc)) from None
         fail(plain_problems(value))
     if not isinstance(value, dict):
-        raise ValueError(f"must be a CNI configuration object, not {type(value).__name__}")
+        raise ValueError(f"must be a CNI configuration object, not {describe(value)}")
     return value
 
 
@@ -49,7 +49,9 @@ def structure_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     elif version is not None and version not in CNI_VERSIONS:
         problems.append((("cniVersion",), f"{version!r} is not a CNI spec version; use one of {', '.join(CNI_VERSIONS)}"))
     name = config.get("name")
-    if "name" in config and (not isinstance(name, str) or not _CNI_NAME.fullmatch(name)):
+    if "name" in config and not isinstance(name, str):
+        problems.append((("name",), f"must be text, not {describe(name)}"))
+    elif "name" in config and not _CNI_NAME.fullmatch(name):
         problems.append((("name",), f"{name!r} is not a CNI network name (a letter or digit, then letters, digits, '_', '.', '-')"))
     if "plugins" in config:
         plugins = config["plugins"]
