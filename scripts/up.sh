@@ -45,6 +45,7 @@ if [ -n "${RENDER_DIR:-}" ]; then
   # A companion stack: one whose provider rendered can never apply to a cluster later, because
   # switching renderYamlToDirectory replaces every object and protect forbids replacing Multus.
   render_stack="$STACK-render"
+  pulumi stack select --create "$STACK" >/dev/null   # `config cp` reads from a stack that exists
   pulumi stack select --create "$render_stack" >/dev/null
   pulumi config cp --stack "$STACK" --dest "$render_stack"
   pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$render_stack"
