@@ -7,8 +7,8 @@ from typing import Any, Optional, Sequence
 
 import pulumi
 
-from .config import ConfigError, Problem
-from .config.errors import describe, join_path
+from .core.errors import ConfigError, Problem
+from .core.errors import describe, join_path
 
 
 def resource_name(kind: str, name: Any) -> str:

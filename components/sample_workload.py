@@ -12,7 +12,7 @@ from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
 from .config import ConfigError, Problem, WorkloadConfig, validate
 from .config.attachments import attachment_findings
-from .config.errors import join_path
+from .core.errors import join_path
 from .network_attachment import NetworkAttachment
 from .warnings import warn_all
 

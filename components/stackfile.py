@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import yaml
 
 from .core.data import DataError, load_yaml, one_line
-from .config.errors import describe
+from .core.errors import describe
 
 if TYPE_CHECKING:
     from .config import StackConfig

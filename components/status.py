@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .cni import Pool
 from .cni.addresses import ip
 from .config import NetworkConfig, WorkloadConfig
-from .config.base import ref_of
-from .config.errors import describe, join_path, problems_from
+from .core.model import ref_of
+from .core.errors import describe, join_path, problems_from
 from .core.data import DataError, JsonSyntaxError, decode_json, one_line
 from .core.data import problems as plain_problems
 from .table import aligned

@@ -19,8 +19,8 @@ import yaml
 from . import stackfile, status
 from .annotations import NETWORK_STATUS
 from .config import StackConfig, WorkloadConfig
-from .config.base import ref_of
-from .config.errors import describe
+from .core.model import ref_of
+from .core.errors import describe
 from .core.data import DataError, YamlSyntaxError, load_yaml, one_line
 from .sample_workload import NAME_LABEL
 

@@ -6,7 +6,7 @@ from typing import Iterable, Optional, Sequence
 
 import pulumi
 
-from .config.errors import join_path
+from .core.errors import join_path
 from .core.data import one_line
 
 

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from ..config.errors import Found, flatten, near_miss, suggest
+from ..core.errors import Found, flatten, near_miss, suggest
 from .ipam import IPAMS, Pool, Static, Whereabouts
 from .plugins import PLUGINS, InterfacePlugin
 

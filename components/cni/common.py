@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from ..config.base import Model
+from ..core.model import Model
 from . import addresses
 
 CniVersion = Literal["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import model_validator
 
-from ..config.errors import fail
+from ..core.errors import fail
 from .common import CIDR, IP, CniModel, Dns, GoInt, InterfaceAddress, Route
 
 from .addresses import Address, Network, ip, network

@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from ..config.errors import fail
+from ..core.errors import fail
 from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, VlanId
 
 

@@ -1,6 +1,6 @@
 """Typed, validated configuration: the single source of truth for every component."""
 
-from .errors import ConfigError, Problem, validate
+from ..core.errors import ConfigError, Problem, validate
 from .multus import MultusConfig
 from .network import NetworkConfig
 from .stack import PROJECT, StackConfig, config_path, load_from_pulumi, load_stack_config

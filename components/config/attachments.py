@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from ..cni.addresses import ip
-from .errors import Found, suggest
+from ..core.errors import Found, suggest
 from .network import NetworkConfig
-from .base import ref_of
+from ..core.model import ref_of
 from .workload import NetworkSelection, WorkloadConfig
 
 RESERVED_INTERFACES = ("eth0", "lo")  # the pod's default network and loopback

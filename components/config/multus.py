@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..images import is_moving_tag
-from .base import DnsLabel, Model
+from ..core.model import DnsLabel, Model
 
 # Upstream release we install by default: multus-cni v4.3.0 (2026-05-29), images pushed by
 # .github/workflows/image-push-release.yml as :<tag> (thin) and :<tag>-thick.

@@ -14,10 +14,10 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from ..canonical import canonical_json
 from ..cni import Summary, check
 from ..annotations import RESOURCE_NAME
-from .base import DnsLabel, Model, Named, annotation_problems
+from ..core.model import DnsLabel, Model, Named, annotation_problems
 from ..core.data import DataError, decode_json
 from ..core.data import problems as plain_problems
-from .errors import describe, fail
+from ..core.errors import describe, fail
 
 # containernetworking/cni SPEC.md and pkg/version (libcni version.All).
 CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")

@@ -12,8 +12,8 @@ from pydantic import ValidationInfo, model_validator
 from ..core.data import DataError, JsonSyntaxError, decode_json
 from ..core.data import problems as plain_problems
 from .attachments import attachment_problems
-from .base import DnsLabel, Model, Named
-from .errors import ConfigError, Problem, fail, join_path, suggest, validate
+from ..core.model import DnsLabel, Model, Named
+from ..core.errors import ConfigError, Problem, fail, join_path, suggest, validate
 from .multus import MultusConfig
 from .network import NetworkConfig
 from .topology import host_local_warnings, overlapping_pools, shared_master_warnings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Mapping, Sequence
 
-from .errors import Found
+from ..core.errors import Found
 from .network import NetworkConfig
 
 

@@ -16,8 +16,8 @@ from ..canonical import canonical_json
 from ..cni.common import IP, MAC, IfName, RequestedAddress
 from ..images import pinning_problem
 from ..annotations import DEFAULT_NETWORK, NETWORKS
-from .base import DnsLabel, Model, Named, annotation_problems
-from .errors import fail
+from ..core.model import DnsLabel, Model, Named, annotation_problems
+from ..core.errors import fail
 
 # The guide's sample pod command. Its image (an internal proxy of Docker Hub's alpine, untagged)
 # is replaced by the same image pinned, so a default never pulls a moving tag.

@@ -18,8 +18,8 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ..core.data import one_line
-from ..core.data import problems as plain_problems
+from .data import one_line
+from .data import problems as plain_problems
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # fullmatch: `$` would pass a trailing newline
 
