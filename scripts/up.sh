@@ -11,13 +11,16 @@ PY=${PY:-.venv/bin/python}
 # shellcheck source=toolchain/lib.sh
 . toolchain/lib.sh
 # The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
+toolchain_hint=""
 if present pulumi && present python_host && present provider; then
   eval "$(bash toolchain/env.sh)"
+  toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
     echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 40 minutes cold on 2 cores)." >&2
     bash toolchain/build.sh
     eval "$(bash toolchain/env.sh)"
+    toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
   else
     cat >&2 <<MSG
 Neither a Pulumi CLI nor Go is installed, so nothing was deployed and no local cluster can be built.
@@ -66,10 +69,11 @@ fi
 
 pulumi up --stack "$STACK" "${yes[@]}"
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
-kubectl="kubectl${KUBECONFIG:+ --kubeconfig $KUBECONFIG}"
+cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster
+[ -n "${KUBECONFIG:-}" ] && cluster_hint="  export KUBECONFIG=$KUBECONFIG"$'\n'
 cat <<MSG
 
 Look at what was deployed:
-  $kubectl get net-attach-def,pods -A
-  $kubectl -n $(out multusNamespace) get daemonset $(out multusDaemonSet)
+$toolchain_hint$cluster_hint  kubectl get net-attach-def,pods -A
+  kubectl -n $(out multusNamespace) get daemonset $(out multusDaemonSet)
 MSG

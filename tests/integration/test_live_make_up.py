@@ -46,7 +46,7 @@ def test_make_up_without_a_kubeconfig_deploys_to_the_local_cluster(fresh_user):
     done = make(workdir, env, "up")
     assert "starting the local kwok control plane" in done.stdout
     kubeconfig = next(line.split("KUBECONFIG=")[1].split()[0] for line in done.stdout.splitlines() if "KUBECONFIG=" in line)
-    assert "kubectl --kubeconfig " + kubeconfig in done.stdout  # how to look, printed for the user
+    assert f"export KUBECONFIG={kubeconfig}\n  kubectl get net-attach-def,pods -A" in done.stdout  # how to look
     cluster = start_cluster(env, Path(env["CLUSTER_WORKDIR"]), "multus-cni")  # a no-op: it runs already
     assert str(cluster.kubeconfig) == kubeconfig
     assert cluster.get("pod", "-n", "default", "sample-pod")["status"]["phase"] == "Running"
