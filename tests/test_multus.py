@@ -166,3 +166,28 @@ def test_the_reconcile_timeout_becomes_the_providers_await_timeout(run_stack):
 
     assert install_of({"reconcileTimeoutSeconds": 90})["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
     assert "pulumi.com/timeoutSeconds" not in install_of({})["metadata"]["annotations"]
+
+
+# --- Tanzu package fidelity ------------------------------------------------------------------------
+
+def _package_install(run_):
+    return next(r for r in run_.monitor.registrations if r.inputs.get("kind") == "PackageInstall").inputs
+
+
+def test_tanzu_package_install_pins_one_version_by_default_as_the_cli_does(run_stack):
+    run_ = run_stack(multus={"mode": "tanzu-package"})
+    assert _package_install(run_)["spec"]["packageRef"]["versionSelection"] == {"constraints": "3.7.1"}
+    assert not any("package.version" in w for w in run_.warnings)
+
+
+def test_a_version_range_lets_kapp_controller_move_multus_and_warns(run_stack):
+    run_ = run_stack(multus={"mode": "tanzu-package", "package": {"version": ">=3.7.1"}})
+    assert _package_install(run_)["spec"]["packageRef"]["versionSelection"] == {"constraints": ">=3.7.1"}
+    [warning] = [w for w in run_.warnings if w.startswith("multus-cni:multus.package.version:")]
+    assert "'>=3.7.1' is a range" in warning and "Multus 4.x included" in warning
+
+
+def test_a_prerelease_version_is_selectable_and_warns(run_stack):
+    run_ = run_stack(multus={"mode": "tanzu-package", "package": {"version": "3.8.0-rc.1"}})
+    assert _package_install(run_)["spec"]["packageRef"]["versionSelection"] == {"constraints": "3.8.0-rc.1", "prereleases": {}}
+    assert any(w.startswith("multus-cni:multus.package.version: '3.8.0-rc.1' is a prerelease") for w in run_.warnings)

@@ -7,6 +7,7 @@ here verbatim; `mode`, `flavor` and `package` are our additions.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -19,6 +20,29 @@ from ..core.model import DnsLabel, Model
 UPSTREAM_REPOSITORY = "ghcr.io/k8snetworkplumbingwg"
 UPSTREAM_IMAGE_NAME = "multus-cni"
 UPSTREAM_VERSION = "v4.3.0"
+# The Tanzu package version installed by default: the TCE package's 3.7.1 (vmware-tanzu/community-edition
+# addons/packages/multus-cni/3.7.1), which the guide's values file targets; TKG's 3.7.1+vmware.N-tkg.N
+# builds carry the same version (build metadata does not count in semver).
+PACKAGE_VERSION = "3.7.1"
+_SEMVER = re.compile(r"v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+                     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?")
+
+
+@dataclass(frozen=True)
+class Semver:
+    """One semantic version, as kapp-controller parses a single-version constraint."""
+
+    major: int
+    minor: int
+    patch: int
+    pre: Optional[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Optional["Semver"]:
+        match = _SEMVER.fullmatch(text.strip())
+        if match is None:
+            return None
+        return cls(int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"])
 
 def _matching(pattern: str, what: str, example: str) -> AfterValidator:
     regex = re.compile(pattern)
@@ -60,7 +84,14 @@ class PackageConfig(Model):
     installName: DnsLabel = "multus-cni"
     namespace: DnsLabel = "default"  # what `tanzu package install` uses without -n
     refName: str = Field("multus-cni.tanzu.vmware.com", min_length=1)
-    version: str = Field(">=3.7.1", min_length=1)  # a kapp-controller version constraint
+    # A kapp-controller version constraint. `tanzu package install --version V` pins one version;
+    # a range lets kapp-controller move Multus to any newer match, 4.x included, with no Pulumi diff.
+    version: str = Field(PACKAGE_VERSION, min_length=1)
+    @property
+    def exact_version(self) -> Optional[Semver]:
+        """The version when `version` names one (kapp-controller's versions.NewSemver), else None."""
+        return Semver.parse(self.version)
+
     # How long `pulumi up` waits for kapp-controller to report ReconcileSucceeded before it fails
     # (the provider's `pulumi.com/timeoutSeconds`); unset: the provider's default of 10 minutes.
     reconcileTimeoutSeconds: Optional[int] = Field(None, ge=1, le=86400)
@@ -125,6 +156,19 @@ class MultusConfig(Model):
                 return arg
         return None
 
+    def _package_warnings(self) -> list[tuple[tuple, str]]:
+        version = self.package.exact_version
+        if version is None:
+            return [(("package", "version"), (
+                f"{self.package.version!r} is a range: kapp-controller installs the newest matching package and moves to "
+                "every newer one it finds (prereleases and Multus 4.x included) with no Pulumi diff; pin one version "
+                f"as `tanzu package install --version` does, for example {PACKAGE_VERSION!r}"))]
+        if version.pre:
+            return [(("package", "version"), (
+                f"{self.package.version!r} is a prerelease; kapp-controller installs it, but pin a release for a cluster "
+                "you keep"))]
+        return []
+
     def warnings(self) -> list[tuple[tuple, str]]:
         """(config sub-path, message) for values we accept but would not recommend."""
         found = []
@@ -144,6 +188,8 @@ class MultusConfig(Model):
                 "the primary CNI's config has another cniVersion (multus-cni#1060); drop it so Multus "
                 "inherits the primary CNI's version"
             )))
+        if self.mode == "tanzu-package":
+            found += self._package_warnings()
         if self.mode == "tanzu-package" and "flavor" in self.model_fields_set:
             found.append((("flavor",), (
                 "flavor is ignored in tanzu-package mode: the package's bundle decides what runs"

@@ -27,6 +27,17 @@ def values_yaml(cfg: MultusConfig) -> str:
     return yaml.safe_dump(values(cfg), sort_keys=True, default_flow_style=False)
 
 
+def version_selection(cfg: MultusConfig) -> dict:
+    """kctrl writes `prereleases: {}` with every --version; that matters only for a prerelease
+    version (kapp-controller's packageinstall.go adds it itself then), and with a range it lets
+    kapp-controller pick prereleases, so it is written only for a prerelease version."""
+    selection: dict = {"constraints": cfg.package.version}
+    version = cfg.package.exact_version
+    if version is not None and version.pre:
+        selection["prereleases"] = {}
+    return selection
+
+
 def install_annotations(cfg: MultusConfig, role: str, binding: str, sa: str, secret: str) -> dict[str, str]:
     annotations = {
         "packaging.carvel.dev/package-ClusterRole": role,
@@ -76,10 +87,7 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
             },
             "spec": {
                 "serviceAccountName": sa,
-                "packageRef": {
-                    "refName": cfg.package.refName,
-                    "versionSelection": {"constraints": cfg.package.version, "prereleases": {}},
-                },
+                "packageRef": {"refName": cfg.package.refName, "versionSelection": version_selection(cfg)},
                 "values": [{"secretRef": {"name": secret}}],
                 # Deleting the PackageInstall must leave Multus on the nodes (multus-cni#461).
                 "noopDelete": True,
