@@ -191,3 +191,17 @@ def test_a_prerelease_version_is_selectable_and_warns(run_stack):
     run_ = run_stack(multus={"mode": "tanzu-package", "package": {"version": "3.8.0-rc.1"}})
     assert _package_install(run_)["spec"]["packageRef"]["versionSelection"] == {"constraints": "3.8.0-rc.1", "prereleases": {}}
     assert any(w.startswith("multus-cni:multus.package.version: '3.8.0-rc.1' is a prerelease") for w in run_.warnings)
+
+
+def test_tanzu_objects_carry_kctrls_ownership_marks_so_tanzu_package_installed_update_accepts_them(run_stack):
+    """carvel-dev/kapp-controller cli/test/e2e/package_install_dry_run_test.go: what kctrl writes."""
+    run_ = run_stack(multus={"mode": "tanzu-package"})
+    objects = {r.inputs["kind"]: r.inputs for r in children_of(run_, only(run_, MULTUS).urn)}
+    for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret"):
+        marks = objects[kind]["metadata"]["annotations"]
+        assert marks == {"packaging.carvel.dev/package": "multus-cni-default", "tkg.tanzu.vmware.com/tanzu-package": "multus-cni-default"}
+    install = objects["PackageInstall"]["metadata"]["annotations"]
+    for prefix in ("packaging.carvel.dev/package", "tkg.tanzu.vmware.com/tanzu-package"):
+        assert {k[len(prefix) + 1:]: v for k, v in install.items() if k.startswith(prefix + "-")} == {
+            "ClusterRole": "multus-cni-default-cluster-role", "ClusterRoleBinding": "multus-cni-default-cluster-rolebinding",
+            "ServiceAccount": "multus-cni-default-sa", "Secret": "multus-cni-default-values"}

@@ -38,14 +38,21 @@ def version_selection(cfg: MultusConfig) -> dict:
     return selection
 
 
-def install_annotations(cfg: MultusConfig, role: str, binding: str, sa: str, secret: str) -> dict[str, str]:
-    annotations = {
-        "packaging.carvel.dev/package-ClusterRole": role,
-        "packaging.carvel.dev/package-ClusterRoleBinding": binding,
-        "packaging.carvel.dev/package-ServiceAccount": sa,
-        "packaging.carvel.dev/package-Secret": secret,
-        "pulumi.com/waitFor": WAIT_FOR,
-    }
+# kctrl's ownership marks (cli/pkg/kctrl/cmd/package/installed/created_resource_annotations.go):
+# `tanzu package installed update/delete` only touches objects carrying them.
+OWNER_ANNOTATIONS = ("packaging.carvel.dev/package", "tkg.tanzu.vmware.com/tanzu-package")
+
+
+def owned(install: str, namespace: str) -> dict[str, str]:
+    """On each object kctrl creates for an install: both marks, valued `<install>-<namespace>`."""
+    return {key: f"{install}-{namespace}" for key in OWNER_ANNOTATIONS}
+
+
+def install_annotations(cfg: MultusConfig, created: dict[str, str]) -> dict[str, str]:
+    """On the PackageInstall: `<mark>-<Kind>: <name>` for every object created for it (kctrl's
+    addCreatedResourceAnnotations), plus what Pulumi waits on."""
+    annotations = {f"{mark}-{kind}": name for mark in OWNER_ANNOTATIONS for kind, name in created.items()}
+    annotations["pulumi.com/waitFor"] = WAIT_FOR
     if cfg.package.reconcileTimeoutSeconds is not None:
         annotations["pulumi.com/timeoutSeconds"] = str(cfg.package.reconcileTimeoutSeconds)
     return annotations
@@ -55,26 +62,28 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
     install, ns = cfg.package.installName, cfg.package.namespace
     base = f"{install}-{ns}"
     sa, role, binding, secret = f"{base}-sa", f"{base}-cluster-role", f"{base}-cluster-rolebinding", f"{base}-values"
+    created = {"ClusterRole": role, "ClusterRoleBinding": binding, "ServiceAccount": sa, "Secret": secret}
+    marks = owned(install, ns)
     return {
-        "service-account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}},
+        "service-account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns, "annotations": dict(marks)}},
         "cluster-role": {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": {"name": role},
+            "metadata": {"name": role, "annotations": dict(marks)},
             # kctrl grants the installing account everything; kapp-controller applies the package with it.
             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
         },
         "cluster-role-binding": {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": {"name": binding},
+            "metadata": {"name": binding, "annotations": dict(marks)},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
             "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
         },
         "values": {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": secret, "namespace": ns},
+            "metadata": {"name": secret, "namespace": ns, "annotations": dict(marks)},
             "stringData": {"values.yaml": values_yaml(cfg)},
         },
         "package-install": {
@@ -83,7 +92,7 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
             "metadata": {
                 "name": install,
                 "namespace": ns,
-                "annotations": install_annotations(cfg, role, binding, sa, secret),
+                "annotations": install_annotations(cfg, created),
             },
             "spec": {
                 "serviceAccountName": sa,
