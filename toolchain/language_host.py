@@ -86,6 +86,14 @@ def missing_venv(python: Path) -> str | None:
             f"requirements (`make venv`, or `pulumi install`) and run this command again.")
 
 
+def existing_python(info: language_pb2.ProgramInfo, context, plugin: bool = False) -> Path:
+    """The virtualenv's Python, or the call fails saying how to create it."""
+    python = venv_python(info, plugin)
+    if (problem := missing_venv(python)) is not None:
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
+    return python
+
+
 def installed_packages(python: Path) -> list[dict]:
     out = subprocess.run([str(python), "-c", LIST_PACKAGES], capture_output=True, text=True,
                          env=venv_env(python), check=True)
@@ -119,16 +127,12 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=os.environ.get("PULUMI_LANGUAGE_HOST_VERSION", ""))
 
     def GetRequiredPackages(self, request, context):
-        python = venv_python(request.info)
-        if (problem := missing_venv(python)) is not None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
+        python = existing_python(request.info, context)
         deps = [dep for pkg in installed_packages(python) if (dep := package_dependency(pkg))]
         return language_pb2.GetRequiredPackagesResponse(packages=sorted(deps, key=lambda d: d.name))
 
     def GetProgramDependencies(self, request, context):
-        python = venv_python(request.info)
-        if (problem := missing_venv(python)) is not None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
+        python = existing_python(request.info, context)
         return language_pb2.GetProgramDependenciesResponse(dependencies=[
             language_pb2.DependencyInfo(name=p["name"], version=p["version"])
             for p in sorted(installed_packages(python), key=lambda p: p["name"].lower())])
@@ -163,9 +167,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 
     def RunPlugin(self, request, context):
         analyzer = request.kind == "analyzer"
-        python = venv_python(request.info, plugin=not analyzer)
-        if (problem := missing_venv(python)) is not None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, problem)
+        python = existing_python(request.info, context, plugin=not analyzer)
         program_dir = request.info.program_directory
         if analyzer:  # policy packs take their directory last and run from it (Go host: same)
             args, cwd = [str(python), "-u", "-m", "pulumi.policy", *request.args, program_dir], program_dir
