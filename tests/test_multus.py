@@ -205,3 +205,30 @@ def test_tanzu_objects_carry_kctrls_ownership_marks_so_tanzu_package_installed_u
         assert {k[len(prefix) + 1:]: v for k, v in install.items() if k.startswith(prefix + "-")} == {
             "ClusterRole": "multus-cni-default-cluster-role", "ClusterRoleBinding": "multus-cni-default-cluster-rolebinding",
             "ServiceAccount": "multus-cni-default-sa", "Secret": "multus-cni-default-values"}
+
+
+# --- the flavor and the image tag agree ------------------------------------------------------------
+
+def test_thin_flavor_with_a_thick_tag_is_refused_since_its_pods_cannot_start():
+    from components.config import ConfigError, MultusConfig, validate
+
+    with pytest.raises(ConfigError) as caught:
+        validate(MultusConfig, {"flavor": "thin", "image": {"tag": "v4.3.0-thick"}}, "multus")
+    [problem] = caught.value.problems
+    assert problem.path == "multus.image.tag" and "/thin_entrypoint" in problem.message and "use tag 'v4.3.0'" in problem.message
+
+
+def test_thick_flavor_with_a_thin_tag_is_refused():
+    from components.config import ConfigError, MultusConfig, validate
+
+    with pytest.raises(ConfigError) as caught:
+        validate(MultusConfig, {"flavor": "thick", "image": {"tag": "v4.2.4"}}, "multus")
+    assert [str(p) for p in caught.value.problems] == [
+        "multus.image.tag: 'v4.2.4' names a thin image, but flavor is 'thick': upstream builds the thick daemon's image as "
+        "'<tag>-thick' (images/Dockerfile.thick); use tag 'v4.2.4-thick' or flavor 'thin'"]
+
+
+def test_a_thick_tag_without_a_flavor_renders_the_thick_daemonset_with_a_warning(run_stack):
+    run_ = run_stack(multus={"image": {"tag": "v4.3.0-thick"}})
+    assert _pod_spec(run_)["containers"][0]["command"] == ["/usr/src/multus-cni/bin/multus-daemon"]
+    assert any(w.startswith("multus-cni:multus.flavor: is not set and image tag 'v4.3.0-thick' names a thick image") for w in run_.warnings)

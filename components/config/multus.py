@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..images import is_moving_tag
+from ..core.errors import fail
 from ..core.model import DnsLabel, Model
 
 # Upstream release we install by default: multus-cni v4.3.0 (2026-05-29), images pushed by
@@ -110,23 +111,50 @@ class MultusConfig(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "MultusConfig":
-        if self.mode == "manifest" and self.flavor == "thick" and self.is_legacy_image:
+        if self.mode == "manifest" and self.tag_flavor and "flavor" in self.model_fields_set and not self.is_legacy_image \
+                and self.tag_flavor != self.flavor:
+            fail([(("image", "tag"), self._flavor_mismatch())])
+        if self.mode == "manifest" and self.runs == "thick" and self.is_legacy_image:
             raise ValueError(
                 f"flavor 'thick' needs a Multus v4 image, but {self.image_ref!r} is a v3 image "
                 f"(use tag {UPSTREAM_VERSION}-thick)"
             )
-        if self.mode == "manifest" and self.flavor == "thick" and self.daemonset.args is not None:
+        if self.mode == "manifest" and self.runs == "thick" and self.daemonset.args is not None:
             raise ValueError(
                 "daemonset.args is for the thin plugin; the thick daemon takes no arguments and "
                 "reads its settings from daemon-config.json"
             )
         return self
 
+    def _flavor_mismatch(self) -> str:
+        tag = self.image.tag
+        if self.tag_flavor == "thick":
+            return (f"{tag!r} names a thick image, but flavor is 'thin': the thin DaemonSet runs /thin_entrypoint and "
+                    "/install_multus, which thick images do not have (images/Dockerfile.thick), so its pods cannot start "
+                    f"on any node; use tag {tag.replace('-thick', '')!r} or flavor 'thick'")
+        return (f"{tag!r} names a thin image, but flavor is 'thick': upstream builds the thick daemon's image as "
+                f"'<tag>-thick' (images/Dockerfile.thick); use tag {tag + '-thick'!r} or flavor 'thin'")
+
+    @property
+    def tag_flavor(self) -> Optional[Literal["thin", "thick"]]:
+        """The flavor the image tag names, None without a tag: upstream pushes thick images as
+        `<tag>-thick` and `stable-thick` (.github/workflows/image-push-release.yml)."""
+        if self.image.tag is None:
+            return None
+        return "thick" if "thick" in self.image.tag.split("-") else "thin"
+
+    @property
+    def runs(self) -> Literal["thin", "thick"]:
+        """The flavor rendered: `flavor` when given, else the one the tag names."""
+        if "flavor" not in self.model_fields_set and self.tag_flavor is not None and not self.is_legacy_image:
+            return self.tag_flavor
+        return self.flavor
+
     @property
     def tag(self) -> str:
         if self.image.tag is not None:
             return self.image.tag
-        return f"{UPSTREAM_VERSION}-thick" if self.flavor == "thick" else UPSTREAM_VERSION
+        return f"{UPSTREAM_VERSION}-thick" if self.runs == "thick" else UPSTREAM_VERSION
 
     @property
     def image_ref(self) -> str:
@@ -143,7 +171,7 @@ class MultusConfig(Model):
 
     @property
     def layout(self) -> Layout:
-        return "v3" if self.is_legacy_image else self.flavor
+        return "v3" if self.is_legacy_image else self.runs
 
     @property
     def is_moving_tag(self) -> bool:
@@ -190,6 +218,10 @@ class MultusConfig(Model):
             )))
         if self.mode == "tanzu-package":
             found += self._package_warnings()
+        elif self.runs != self.flavor:
+            found.append((("flavor",), (
+                f"is not set and image tag {self.image.tag!r} names a {self.runs} image, so the {self.runs} DaemonSet is "
+                f"rendered; write flavor: {self.runs} to say so")))
         if self.mode == "tanzu-package" and "flavor" in self.model_fields_set:
             found.append((("flavor",), (
                 "flavor is ignored in tanzu-package mode: the package's bundle decides what runs"
