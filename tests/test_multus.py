@@ -94,6 +94,25 @@ def test_v3_tag_on_upstream_repository_also_gets_v3_layout(run_stack):
     assert "nodeSelector" not in spec  # ghcr images are multi-arch
 
 
+def test_v3_8_tag_gets_the_v3_8_layout_without_init_container():
+    """k8snetworkplumbingwg/multus-cni images/multus-daemonset.yml at v3.8."""
+    from components.config import MultusConfig
+    from components.multus import manifests
+
+    spec = manifests.daemonset(MultusConfig.model_validate({"image": {"tag": "v3.8"}}))["spec"]["template"]["spec"]
+    assert [t["effect"] for t in spec["tolerations"]] == ["NoSchedule"] and "initContainers" not in spec
+
+
+def test_v3_9_tags_get_upstreams_noexecute_toleration_and_init_container(run_stack):
+    """k8snetworkplumbingwg/multus-cni deployments/multus-daemonset.yml at v3.9.3."""
+    spec = _pod_spec(run_stack(multus={"image": {"tag": "v3.9.3"}}))
+    assert [t["effect"] for t in spec["tolerations"]] == ["NoSchedule", "NoExecute"]
+    [init] = spec["initContainers"]
+    assert init["command"] == ["cp", "/usr/src/multus-cni/bin/multus", "/host/opt/cni/bin/multus"]
+    assert init["image"] == "ghcr.io/k8snetworkplumbingwg/multus-cni:v3.9.3"
+    assert init["volumeMounts"] == [{"name": "cnibin", "mountPath": "/host/opt/cni/bin", "mountPropagation": "Bidirectional"}]
+
+
 def test_pinned_default_has_no_warnings(run_stack):
     assert run_stack(multus={}).warnings == []
 

@@ -98,7 +98,10 @@ class PackageConfig(Model):
     reconcileTimeoutSeconds: Optional[int] = Field(None, ge=1, le=86400)
 
 
-Layout = Literal["v3", "thin", "thick"]
+#: "v3": images/multus-daemonset.yml up to v3.8; "v3.9": deployments/multus-daemonset.yml of v3.9.x,
+#: which adds the NoExecute toleration and an init container copying the binary.
+Layout = Literal["v3", "v3.9", "thin", "thick"]
+_V3_MINOR = re.compile(r"v3\.(\d+)(?:[.-].*)?")
 
 
 class MultusConfig(Model):
@@ -171,7 +174,10 @@ class MultusConfig(Model):
 
     @property
     def layout(self) -> Layout:
-        return "v3" if self.is_legacy_image else self.runs
+        if not self.is_legacy_image:
+            return self.runs
+        minor = _V3_MINOR.fullmatch(self.tag)
+        return "v3.9" if minor and int(minor[1]) >= 9 else "v3"
 
     @property
     def is_moving_tag(self) -> bool:

@@ -2,7 +2,9 @@
 
 Source: k8snetworkplumbingwg/multus-cni at tag v4.3.0, `deployments/multus-daemonset.yml`
 (thin) and `deployments/multus-daemonset-thick.yml` (thick); the v3 layout follows
-`images/multus-daemonset.yml` at v3.7.1/v3.8 (`/entrypoint.sh`). Only the image, the
+`images/multus-daemonset.yml` at v3.7.1/v3.8 (`/entrypoint.sh`), and for v3.9.x tags
+`deployments/multus-daemonset.yml` at v3.9.3 (a NoExecute toleration, an init container that
+copies the binary). Only the image, the
 namespace and the thin arguments come from config; everything else is upstream's.
 """
 
@@ -156,7 +158,7 @@ def config_map(cfg: MultusConfig) -> dict:
 
 
 def daemonset(cfg: MultusConfig) -> dict:
-    pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod}[cfg.layout](cfg)
+    pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod, "v3.9": _v3_pod}[cfg.layout](cfg)
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -291,9 +293,10 @@ def _thick_pod(cfg: MultusConfig) -> dict:
 
 
 def _v3_pod(cfg: MultusConfig) -> dict:
+    v39 = cfg.layout == "v3.9"
     spec = {
         "hostNetwork": True,
-        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        "tolerations": [dict(t) for t in (_TOLERATE_ALL if v39 else _TOLERATE_ALL[:1])],
         "serviceAccountName": NAME,
         "containers": [{
             "name": "kube-multus",
@@ -307,6 +310,15 @@ def _v3_pod(cfg: MultusConfig) -> dict:
         "terminationGracePeriodSeconds": 10,
         "volumes": _thin_volumes(),
     }
+    if v39:
+        spec["initContainers"] = [{
+            "name": "install-multus-binary",
+            "image": cfg.image_ref,
+            "command": ["cp", "/usr/src/multus-cni/bin/multus", "/host/opt/cni/bin/multus"],
+            "resources": _resources("10m", "15Mi", limits=False),
+            "securityContext": dict(_PRIVILEGED),
+            "volumeMounts": [_mount("cnibin", "/host/opt/cni/bin", mountPropagation="Bidirectional")],
+        }]
     if cfg.is_nfvpe_image:
         # docker.io/nfvpe/multus tags were per architecture; the plain tag is amd64 only.
         spec["nodeSelector"] = {"kubernetes.io/arch": "amd64"}
