@@ -251,3 +251,15 @@ def test_a_thick_tag_without_a_flavor_renders_the_thick_daemonset_with_a_warning
     run_ = run_stack(multus={"image": {"tag": "v4.3.0-thick"}})
     assert _pod_spec(run_)["containers"][0]["command"] == ["/usr/src/multus-cni/bin/multus-daemon"]
     assert any(w.startswith("multus-cni:multus.flavor: is not set and image tag 'v4.3.0-thick' names a thick image") for w in run_.warnings)
+
+
+def test_tanzu_3_7_1_bundle_names_its_daemonset_for_amd64(run_stack):
+    assert run_stack(multus={"mode": "tanzu-package"}).outputs["multusDaemonSet"] == "kube-multus-ds-amd64"
+    assert run_stack(multus={"mode": "tanzu-package", "package": {"version": "3.8.0"}}).outputs["multusDaemonSet"] == "kube-multus-ds"
+
+
+def test_tanzu_package_in_another_namespace_warns_that_only_the_daemonset_moves(run_stack):
+    run_ = run_stack(multus={"mode": "tanzu-package", "namespace": "multus-system"})
+    [warning] = [w for w in run_.warnings if w.startswith("multus-cni:multus.namespace:")]
+    assert "moves only the DaemonSet to 'multus-system'" in warning
+    assert not any(w.startswith("multus-cni:multus.namespace:") for w in run_stack(multus={"mode": "tanzu-package"}).warnings)

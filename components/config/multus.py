@@ -191,6 +191,16 @@ class MultusConfig(Model):
         return None
 
     def _package_warnings(self) -> list[tuple[tuple, str]]:
+        found = []
+        if self.namespace != "kube-system":
+            # vmware-tanzu/community-edition addons/packages/multus-cni/*/bundle/config/overlays/overlay-multus-cni.yaml
+            found.append((("namespace",), (
+                f"the Tanzu package's overlay moves only the DaemonSet to {self.namespace!r}; its ServiceAccount 'multus', "
+                "ConfigMap and the binding's subject stay in kube-system, so unless a ServiceAccount 'multus' exists in "
+                f"{self.namespace!r} the DaemonSet's pods cannot be created; keep kube-system")))
+        return found + self._version_warnings()
+
+    def _version_warnings(self) -> list[tuple[tuple, str]]:
         version = self.package.exact_version
         if version is None:
             return [(("package", "version"), (

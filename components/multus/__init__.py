@@ -46,7 +46,7 @@ class Multus(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=list(children.values())),
             )
             self.namespace = pulumi.Output.from_input(cfg.namespace)
-            self.daemonset_name = pulumi.Output.from_input(manifests.DAEMONSET)
+            self.daemonset_name = pulumi.Output.from_input(tanzu.daemonset_name(cfg))
             self.crd_name = pulumi.Output.from_input(NAD_CRD_NAME)
         else:
             children = self._create(name, manifests.objects(cfg))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import yaml
 
 from ..config import MultusConfig
+from . import manifests
 
 PACKAGE_API_VERSION = "packaging.carvel.dev/v1alpha1"
 # Pulumi waits on this condition, so NADs are created only once kapp-controller has
@@ -25,6 +26,16 @@ def values(cfg: MultusConfig) -> dict:
 
 def values_yaml(cfg: MultusConfig) -> str:
     return yaml.safe_dump(values(cfg), sort_keys=True, default_flow_style=False)
+
+
+def daemonset_name(cfg: MultusConfig) -> str:
+    """The DaemonSet the package's bundle creates: the 3.7.x bundles vendor upstream v3.7.1's
+    images/multus-daemonset.yml, whose amd64 DaemonSet their overlay targets (`kube-multus-ds-amd64`,
+    addons/packages/multus-cni/3.7.1/bundle/config/overlays); 3.8.0 and later use `kube-multus-ds`."""
+    version = cfg.package.exact_version
+    if version is not None and (version.major, version.minor) == (3, 7):
+        return "kube-multus-ds-amd64"
+    return manifests.DAEMONSET
 
 
 def version_selection(cfg: MultusConfig) -> dict:
