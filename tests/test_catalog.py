@@ -358,6 +358,11 @@ BAD = [
      f"{P}.hwaddr", "give exactly one of device"),
     ("portmap mark bit and chain", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge", "ipam": {}},
      {"type": "portmap", "markMasqBit": 13, "externalSetMarkChain": "X"}]}, f"{P}.plugins[1].markMasqBit", "cannot be set together"),
+    # containernetworking/plugins plugins/meta/bandwidth/main.go validateRateAndBurst
+    ("bandwidth rate without burst", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "bandwidth", "ingressRate": 1000}]},
+     f"{P}.plugins[1].ingressRate", "needs ingressBurst too"),
+    ("bandwidth burst of 4 GB", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "bandwidth", "egressRate": 1000,
+     "egressBurst": 8 * (2**32 - 1)}]}, f"{P}.plugins[1].egressBurst", "4 GB or more"),
     ("conflist key outside plugins", {"cniVersion": "0.3.1", "master": "eth0", "plugins": [{"type": "bridge", "ipam": {}}]},
      f"{P}.master", "plugin settings go inside plugins[]"),
     ("capabilities not booleans", _macvlan(capabilities={"ips": "yes"}), f"{P}.capabilities.ips", "must be true or false"),

@@ -216,6 +216,22 @@ class Portmap(Plugin):
         return self
 
 
+def rate_burst_problems(shaping: Any) -> list:
+    """The bandwidth plugin's validateRateAndBurst (plugins/meta/bandwidth/main.go), for its own
+    config and for a pod's `bandwidth` request alike: a rate needs its burst and a burst its rate,
+    and a burst stays under 4 GB."""
+    problems = []
+    for way in ("ingress", "egress"):
+        rate, burst = getattr(shaping, f"{way}Rate") or 0, getattr(shaping, f"{way}Burst") or 0
+        if rate and not burst:
+            problems.append(((f"{way}Rate",), f"needs {way}Burst too: the bandwidth plugin refuses a rate without a burst"))
+        elif burst and not rate:
+            problems.append(((f"{way}Burst",), f"needs {way}Rate too: the bandwidth plugin refuses a burst without a rate"))
+        elif burst // 8 >= 2**32 - 1:
+            problems.append(((f"{way}Burst",), f"{burst} bits is 4 GB or more, which the bandwidth plugin refuses"))
+    return problems
+
+
 class Bandwidth(Plugin):
     type: Literal["bandwidth"]
     ingressRate: Optional[int] = Field(None, ge=0)
@@ -224,6 +240,11 @@ class Bandwidth(Plugin):
     egressBurst: Optional[int] = Field(None, ge=0)
     unshapedSubnets: Optional[list[CIDR]] = None
     shapedSubnets: Optional[list[CIDR]] = None
+
+    @model_validator(mode="after")
+    def _shaping(self) -> "Bandwidth":
+        fail(rate_burst_problems(self))
+        return self
 
 
 PLUGINS: dict[str, type[Plugin]] = {

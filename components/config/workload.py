@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..canonical import canonical_json
 from ..cni.common import IP, MAC, IfName, RequestedAddress
+from ..cni.plugins import rate_burst_problems
 from ..images import pinning_problem
 from ..annotations import DEFAULT_NETWORK, NETWORKS
 from ..core.model import DnsLabel, Model, Named, annotation_problems
@@ -47,6 +48,11 @@ class BandwidthRequest(Model):
     ingressBurst: Optional[int] = Field(None, ge=0)
     egressRate: Optional[int] = Field(None, ge=0)
     egressBurst: Optional[int] = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _shaping(self) -> "BandwidthRequest":
+        fail(rate_burst_problems(self))  # the plugin applies the same rule to the pod's request
+        return self
 
 
 #: Selection keys that need a capability in the network's plugin chain (spec §4.1.2.1).
