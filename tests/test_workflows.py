@@ -117,7 +117,9 @@ def test_e2e_deploys_on_kind_then_tears_down_the_documented_way():
     cli = index(lambda s: s.get("uses", "").startswith("pulumi/actions@") and "command" not in s.get("with", {}))
     login = runs.index("pulumi login --local")
     tests = runs.index("make test")
-    assert kind < plugins < tests and cli < login < tests
+    up = runs.index("YES=1 make up")
+    verify = runs.index(".venv/bin/python -m components verify --stack dev")
+    assert kind < plugins < tests < up < verify and cli < login < up
     assert "sha256sum -c" in runs[plugins] and "tar -xzf" in runs[plugins] and "/opt/cni/bin" in runs[plugins]
     teardown = steps[-1]
     assert teardown["if"] == "always()"
