@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import copy_project, rendered_objects, start_cluster, stop_cluster
+from .conftest import ROOT, copy_project, rendered_objects, start_cluster, stop_cluster
 
 pytestmark = pytest.mark.live
 
@@ -51,6 +51,10 @@ def test_make_up_without_a_kubeconfig_deploys_to_the_local_cluster(fresh_user):
     assert str(cluster.kubeconfig) == kubeconfig
     assert cluster.get("pod", "-n", "default", "sample-pod")["status"]["phase"] == "Running"
     assert (workdir / ".pulumi-state").is_dir()  # the file backend inside the checkout
+    # The stack file is left as it was but for the salt of the passphrase secrets provider.
+    lines = (workdir / "Pulumi.dev.yaml").read_text().splitlines()
+    assert [line for line in lines if not line.startswith("encryptionsalt: ")] == \
+        (ROOT / "Pulumi.dev.yaml").read_text().splitlines()
 
 
 def test_make_render_dir_writes_the_manifests_through_the_provider(fresh_user):
