@@ -20,7 +20,7 @@ answers() { [ -s "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" get --raw
 
 up() {
   for part in kube etcd kwok; do
-    present "$part" || fail "the toolchain has no $part yet: run 'make toolchain' first"
+    usable "$part" || fail "the toolchain has no $part yet: run 'make toolchain' first"
   done
   if answers; then echo "$kubeconfig"; return; fi
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then  # left over (stopped, or the machine restarted)
@@ -28,13 +28,12 @@ up() {
   fi
   if ! answers; then
     say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
-    local bin=$TC/bin
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
     kwokctl create cluster --runtime binary --wait 3m \
       --kubeconfig "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name" \
-      --etcd-binary "$bin/etcd" --kube-apiserver-binary "$bin/kube-apiserver" \
-      --kube-controller-manager-binary "$bin/kube-controller-manager" \
-      --kube-scheduler-binary "$bin/kube-scheduler" --kwok-controller-binary "$bin/kwok" >&2
+      --etcd-binary "$(binary etcd)" --kube-apiserver-binary "$(binary kube-apiserver)" \
+      --kube-controller-manager-binary "$(binary kube-controller-manager)" \
+      --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2
   fi
   say "cluster '$name': 2 simulated nodes"
   kwokctl scale node --replicas 2 >&2

@@ -12,7 +12,7 @@ PY=${PY:-.venv/bin/python}
 . toolchain/lib.sh
 # The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
 toolchain_hint=""
-if present pulumi && present python_host && present provider; then
+if usable pulumi && present python_host && present provider; then
   eval "$(bash toolchain/env.sh)"
   toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
 elif ! command -v pulumi >/dev/null 2>&1; then

@@ -32,3 +32,7 @@ on_path_at_pin() {
     *) return 1 ;;
   esac
 }
+# A part is usable when the cache has it or the user's PATH has it at the pinned version.
+usable() { present "$1" || on_path_at_pin "$1"; }
+# The path of one binary: the cache's, else the one on PATH (a part used as the user has it).
+binary() { if [ -x "$TC/bin/$1" ]; then echo "$TC/bin/$1"; else command -v "$1"; fi; }

@@ -35,7 +35,7 @@ def _bash(script: str, env: dict[str, str] | None = None) -> str:
 
 def toolchain_env() -> tuple[dict[str, str] | None, str]:
     """The environment with the built toolchain on it, or None and why not."""
-    missing = _bash(". toolchain/lib.sh; for p in " + " ".join(PARTS) + "; do present $p || echo $p; done").split()
+    missing = _bash(". toolchain/lib.sh; for p in " + " ".join(PARTS) + "; do usable $p || echo $p; done").split()
     if missing:
         return None, f"the live toolchain is not built ({', '.join(missing)} missing): run `make toolchain`"
     if os.geteuid() != 0 and not os.environ.get("LIVE_AS_USER"):
