@@ -180,4 +180,17 @@ def command(args: argparse.Namespace) -> int:
         print(f"verify: {one_line(str(exc))}", file=sys.stderr)
         return 2
     print("\n\n".join(status.table(r.title, r.rows) for r in reports))
+    for line in failure_lines(reports):
+        print(line, file=sys.stderr)
     return 0 if all(r.passed for r in reports) else 1
+
+
+def failure_lines(reports: list[Report]) -> list[str]:
+    """One line per failed row, naming the pod (or workload) and the network: what a log or CI shows."""
+    lines = []
+    for report in reports:
+        for row in report.rows:
+            if row.verdict != status.OK:
+                where = f"{row.interface} {row.network}: " if row.network != "-" else ""
+                lines.append(f"verify: {one_line(report.title)}: {one_line(where + row.detail)}")
+    return lines

@@ -262,7 +262,19 @@ def test_offline_check_exits_1_on_a_mismatch(tmp_path, capsys):
     status_file = tmp_path / "status.json"
     status_file.write_text(json.dumps(_guide_status()[:1]))
     assert main(["verify", "--workload", "default/sample-pod", "--network-status-file", str(status_file)]) == 1
-    assert "FAIL: attachment missing from network-status" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "FAIL: attachment missing from network-status" in captured.out
+    # One line on stderr names the pod and the network, for logs and CI.
+    assert captured.err == "verify: pod default/sample-pod: net1 default/macvlan-conf: attachment missing from network-status\n"
+
+
+def test_a_workload_level_failure_is_one_line_naming_the_workload():
+    reports = verify.verify_live(_stack([{"name": "blue", "config": _macvlan("192.0.2.0/24", "192.0.2.10", "192.0.2.20")}],
+                                        [{"name": "web", "kind": "Deployment", "replicas": 2, "networks": "blue"}]),
+                                 lambda workload: [])
+    assert verify.failure_lines(reports) == [
+        "verify: deployment default/web: no pods of deployment default/web found: run `pulumi up`, or check "
+        "`kubectl -n default get pods`"]
 
 
 def test_offline_check_reads_a_whole_pod_too(tmp_path, capsys):
