@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("pulumi", "python_host", "provider", "kube", "etcd", "kwok")
+PARTS = ("pulumi", "python_host", "provider", "kube", "etcd", "kwok", "multus")
 # What a copy of the project needs to run: the program, its stack files, the pack, the examples.
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.txt", "requirements-dev.txt",
                  "pyproject.toml", "Makefile")
