@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -21,17 +23,33 @@ from components.annotations import NETWORK_STATUS
 from components.conformance.node import PROBE_LOWER, kernel_refusal
 
 from .conftest import ROOT, Stack
-from .datapath import Attachment, DataPath, HarnessError, leftovers
+from .datapath import CNI_PATH, Attachment, DataPath, HarnessError, leftovers
 
 pytestmark = pytest.mark.live
 
 GUIDE_FIRST, GUIDE_LAST = ipaddress.ip_address("192.168.1.200"), ipaddress.ip_address("192.168.1.216")
 
 
+PLUGINS = ("ptp", "host-local", "macvlan", "bridge", "static", "host-device")
+
+
+def missing_prerequisite() -> str:
+    """Why this machine cannot run the harness, or ''. Like the conformance tests: skipped, with the reason."""
+    if os.geteuid() != 0:
+        return "the data path harness creates network namespaces and runs CNI plugins: it needs root"
+    if not shutil.which("ip") or not shutil.which("unshare"):
+        return "the data path harness needs `ip` (iproute2) and `unshare` (util-linux)"
+    missing = [p for p in PLUGINS if not (Path(CNI_PATH) / p).is_file()]
+    return f"reference CNI plugins missing from {CNI_PATH}: {', '.join(missing)}" if missing else ""
+
+
 @pytest.fixture
 def datapath(cluster, tmp_path) -> Iterator[callable]:
     """DataPath(s) for a test, each closed (DEL, namespaces deleted) at its end, also on failure;
     then nothing of the harness may be left on this machine."""
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
     made: list[DataPath] = []
 
     def make(**kwargs) -> DataPath:
