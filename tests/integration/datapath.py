@@ -20,8 +20,16 @@ Where things happen, so nothing touches this machine's own network or files:
   bind-mounted over /var/lib in a private mount namespace of each plugin run;
 - no traffic is sent: nothing here opens a socket in a pod namespace.
 
-`close()` runs DEL for every attachment, then deletes every namespace (their links go with them),
-stops the relays and removes the temp dirs, also after a failure.
+The thick flavor (`flavor="thick"`): per node, the real `multus-daemon` runs as a local process in
+the node namespace, with the Multus component's own `multus-daemon-config` ConfigMap (paths moved to
+the node's temp dir, no chroot) and the in-cluster credentials a pod of the DaemonSet gets: the
+TokenRequest token and the CA under /var/run/secrets/kubernetes.io/serviceaccount (a temp dir
+bind-mounted over /var in its private mount namespace) and KUBERNETES_SERVICE_HOST/PORT. It writes
+`00-multus.conflist` (type `multus-shim`) itself; the harness runs the real `multus-shim` with that
+config, and the shim hands the request to the daemon over its unix socket.
+
+`close()` runs DEL for every attachment, then stops the daemons, deletes every namespace (their links
+go with them), stops the relays and removes the temp dirs, also after a failure.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +52,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-NETNS_DIR = Path("/var/run/netns")
+NETNS_DIR = Path("/run/netns")  # where `ip netns add` puts them (/var/run links here)
 PREFIX = "multus-dp-"
 CNI_PATH = os.environ.get("CNI_PATH", "/usr/lib/cni")
 TIMEOUT = 90
@@ -158,6 +167,8 @@ class FakeNode:
     conflist: Path  # the 00-multus.conflist thin_entrypoint would write
     subnet: str  # the primary network's (ptp + host-local) pool on this node
     links: tuple[str, ...]  # what the harness created in the namespace
+    daemon: Optional[subprocess.Popen] = None  # thick: the node's multus-daemon
+    daemon_log: Optional[Path] = None
 
 
 @dataclass
@@ -190,13 +201,17 @@ class DataPath:
     """The kubelet's and the runtime's CNI calls for a cluster's pods; `close()` undoes all of it."""
 
     def __init__(self, cluster, workdir: Path, multus_namespace: str = "kube-system",
-                 host_devices: Iterable[str] = (), service_account: str = "multus"):
+                 host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin"):
         self.cluster = cluster
         self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=workdir))
         self.host_devices = tuple(host_devices)
-        self.multus = shutil.which("multus", path=cluster.env.get("PATH"))
-        if not self.multus:
-            raise HarnessError("the toolchain has no multus binary: run `make toolchain`")
+        self.flavor, self.multus_namespace = flavor, multus_namespace
+        wanted = ("multus",) if flavor == "thin" else ("multus-daemon", "multus-shim")
+        found = {name: shutil.which(name, path=cluster.env.get("PATH")) for name in wanted}
+        if not all(found.values()):
+            raise HarnessError(f"the toolchain has no {', '.join(n for n, p in found.items() if not p)}: run `make toolchain`")
+        self.multus = found.get("multus")
+        self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
         self.nodes: dict[str, FakeNode] = {}
         self.relays: list[Relay] = []
         self.namespaces: list[str] = []
@@ -213,6 +228,7 @@ class DataPath:
         """The multus ServiceAccount's identity, from the TokenRequest API (what the SA token mount gives
         the DaemonSet's pod, and thin_entrypoint writes into multus.d/multus.kubeconfig)."""
         token = self.cluster.kubectl("create", "token", account, "-n", namespace, "--duration", "1h").stdout.strip()
+        self.token = token
         path = self.workdir / "multus.kubeconfig"
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "multus",
@@ -250,21 +266,79 @@ class DataPath:
         primary = {"cniVersion": "1.0.0", "name": "kwok-pod-network", "plugins": [
             {"type": "ptp", "ipMasq": False, "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                                                       "routes": [{"dst": "0.0.0.0/0"}]}}]}
-        # thin_entrypoint's multusConflistTemplate (cniVersion >= 1.0.0), no optional flags set.
-        conflist = {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [
-            {"type": "multus", "logLevel": "debug", "kubeconfig": str(self.kubeconfig), "delegates": [primary]}]}
-        path = state / "00-multus.conflist"
-        path.write_text(json.dumps(conflist, indent=2))
-        made = FakeNode(name, netns, state, path, subnet, tuple(links))
+        if self.flavor == "thick":
+            made = self._thick_node(name, netns, state, subnet, tuple(links), primary)
+        else:
+            # thin_entrypoint's multusConflistTemplate (cniVersion >= 1.0.0), logLevel set.
+            conflist = {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [
+                {"type": "multus", "logLevel": "debug", "kubeconfig": str(self.kubeconfig), "delegates": [primary]}]}
+            path = state / "00-multus.conflist"
+            path.write_text(json.dumps(conflist, indent=2))
+            made = FakeNode(name, netns, state, path, subnet, tuple(links))
         self.nodes[name] = made
         return made
+
+    def _thick_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict) -> FakeNode:
+        """Start the node's multus-daemon; it generates 00-multus.conflist from the primary conf."""
+        account = state / "var" / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
+        account.mkdir(parents=True)
+        (account / "token").write_text(self.token)
+        (account / "namespace").write_text(self.multus_namespace)
+        shutil.copy2(self.ca, account / "ca.crt")
+        (state / "var" / "lib" / "cni").mkdir(parents=True)
+        confdir, socketdir = state / "net.d", state / "run"
+        confdir.mkdir()
+        (confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(primary))
+        configmap = self.cluster.get("configmap", "-n", self.multus_namespace, "multus-daemon-config")
+        config = json.loads(configmap["data"]["daemon-config.json"])
+        config.pop("chrootDir", None)  # the daemon runs on this machine's root, in the node's namespaces
+        # binDir: on a node the DaemonSet mounts /opt/cni/bin at the same path; here the plugins are in CNI_PATH.
+        config.update(cniConfigDir=str(confdir), multusAutoconfigDir=str(confdir), socketDir=str(socketdir),
+                      binDir=CNI_PATH, logLevel="debug")
+        path = state / "daemon-config.json"
+        path.write_text(json.dumps(config, indent=2))
+        log = state / "multus-daemon.log"
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+               "KUBERNETES_SERVICE_PORT": str(self.port), "MULTUS_NODE_NAME": name}
+        with open(log, "wb") as out:
+            daemon = subprocess.Popen(
+                # slave: pod namespaces created later (nsfs mounts under /run/netns) still appear to it
+                ["ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "slave", "sh", "-c",
+                 'mount --bind "$1" /var && shift && exec "$@"', "sh", str(state / "var"),
+                 self.daemon_binary, "-config", str(path)],
+                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon, log)
+        deadline = time.monotonic() + 60
+        # The daemon's cniVersion (the ConfigMap's 0.3.1) picks 00-multus.conf, 1.0.0 and up a .conflist.
+        while not ((socketdir / "multus.sock").exists() and any(p.exists() for p in (made.conflist, confdir / "00-multus.conf"))):
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                self._stop(made)
+                raise HarnessError(f"multus-daemon for {name} did not come up (exit {daemon.returncode}):\n"
+                                   f"{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        if not made.conflist.exists():
+            made.conflist = confdir / "00-multus.conf"
+        return made
+
+    @staticmethod
+    def _stop(node: FakeNode) -> None:
+        if node.daemon is not None and node.daemon.poll() is None:
+            node.daemon.terminate()
+            try:
+                node.daemon.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                node.daemon.kill()
+                node.daemon.wait(timeout=15)
 
     # --- CNI calls --------------------------------------------------------------------------------
 
     def _multus(self, command: str, att: Attachment) -> tuple[dict, str]:
         """One multus run as libcni runs a conflist's plugin: name and cniVersion injected."""
         conflist = json.loads(att.node.conflist.read_text())
-        conf = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
+        conf = ({"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
+                if "plugins" in conflist else conflist)
+        if self.flavor == "thick":  # on a node the shim's default /run/multus is the daemon's socketDir
+            conf = {**conf, "daemonSocketDir": str(att.node.state / "run")}
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command, "CNI_CONTAINERID": att.container, "CNI_NETNS": str(NETNS_DIR / att.netns),
@@ -272,13 +346,16 @@ class DataPath:
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={att.namespace};K8S_POD_NAME={att.name};"
                         f"K8S_POD_INFRA_CONTAINER_ID={att.container};K8S_POD_UID={att.uid}",
         }
-        script = 'mount --bind "$1" /var/lib && shift && exec "$@"'
-        done = subprocess.run(["ip", "netns", "exec", att.node.netns, "unshare", "--mount", "--propagation", "private",
-                               "sh", "-c", script, "sh", str(att.node.state), self.multus],
-                              input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        if self.flavor == "thick":  # the shim only talks to the node's daemon, which runs the plugins
+            argv = ["ip", "netns", "exec", att.node.netns, self.shim]
+        else:
+            argv = ["ip", "netns", "exec", att.node.netns, "unshare", "--mount", "--propagation", "private",
+                    "sh", "-c", 'mount --bind "$1" /var/lib && shift && exec "$@"', "sh", str(att.node.state), self.multus]
+        done = subprocess.run(argv, input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
         if done.returncode:
+            daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
             raise HarnessError(f"multus {command} for pod {att.ref} on {att.node.name} failed (exit {done.returncode}):\n"
-                               f"{done.stdout}\n{done.stderr[-3000:]}")
+                               f"{done.stdout}\n{done.stderr[-3000:]}{daemon}")
         return (json.loads(done.stdout) if done.stdout.strip() else {}), done.stderr
 
     def attach(self, pod: Mapping[str, Any], skip: Iterable[str] = ()) -> Attachment:
@@ -331,6 +408,8 @@ class DataPath:
                 self.detach(att)
             except Exception as exc:  # keep cleaning up; reported below
                 failures.append(exc)
+        for node in self.nodes.values():
+            self._stop(node)
         for name in reversed(self.namespaces):
             ip("netns", "delete", name, check=False)
         for relay in self.relays:

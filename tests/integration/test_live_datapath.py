@@ -227,6 +227,33 @@ def test_a_service_account_without_the_multus_cluster_role_cannot_attach(new_sta
     assert NETWORK_STATUS not in (cluster.get("pod", "-n", "default", "sample-pod")["metadata"].get("annotations") or {})
 
 
+def test_thick_flavor_the_daemon_and_shim_attach_as_the_multus_service_account(new_stack, cluster, datapath):
+    """The thick flavor: the real multus-daemon per node (the component's daemon-config ConfigMap, the
+    thick ClusterRole through in-cluster credentials), the real multus-shim per pod."""
+    stack = new_stack()
+    stack.set_config("multus-cni:multus", {"flavor": "thick"})
+    stack.up()
+    assert cluster.get("configmap", "-n", stack.outputs()["multusNamespace"], "multus-daemon-config")
+    dp = datapath(multus_namespace=stack.outputs()["multusNamespace"], flavor="thick")
+    [att] = dp.attach_running()
+    assert json.loads(att.node.conflist.read_text())["type"] == "multus-shim"  # written by the daemon
+
+    done = verify(stack, cluster)
+    assert done.returncode == 0, done.stdout + done.stderr
+    check_namespace(cluster, stack, att)
+    net1 = next(e for e in network_status(cluster, att) if e.interface == "net1")
+    assert GUIDE_FIRST <= ipaddress.ip_address(bare(net1.ips[0])) <= GUIDE_LAST
+
+    dp.detach(att)
+    left = set(att.links())
+    if left == {"lo", "eth0"} and 'plugin type="ptp" failed (delete): no IP ranges specified' in att.node.daemon_log.read_text():
+        # Multus v4.3.0 caches a conflist cluster network lossily (only type/ipam.type survive), so the
+        # daemon's DEL of the primary network fails, is logged, and the shim still reports success:
+        # k8snetworkplumbingwg/multus-cni#1449, fixed by #1521 after v4.3.0. net1 was removed.
+        pytest.xfail("multus-cni#1449: thick DEL of a conflist cluster network runs with a lossy config; eth0 stays")
+    assert left == {"lo"}
+
+
 # --- a richer stack -------------------------------------------------------------------------------
 
 RICH_NETWORKS = [
