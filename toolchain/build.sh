@@ -97,14 +97,15 @@ build_kwok() {  # no replaces upstream: go install works as it is
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
-build_multus() {  # the thin plugin (cmd/multus); version vars as upstream's hack/build-go.sh sets them
+build_multus() {  # the thin plugin (cmd/multus) and the thick flavor's cmd/multus-daemon + cmd/multus-shim;
+  # version vars as upstream's hack/build-go.sh sets them.
   # `go install mod@v` asks the proxy for the module's version list, which it refuses: use a wrapper.
   local m=gopkg.in/k8snetworkplumbingwg/multus-cni.v4
   wrapper multus
-  go get "$m/cmd/multus@$MULTUS_VERSION"
+  go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/multus-daemon@$MULTUS_VERSION" "$m/cmd/multus-shim@$MULTUS_VERSION"
   go build -trimpath \
     -ldflags "-s -w -X $m/pkg/multus.version=$MULTUS_VERSION -X $m/pkg/multus.releaseStatus=released" \
-    -o "$TC/bin/multus" "$m/cmd/multus"
+    -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
 }
 
 # What each step builds, for the progress line and for "already on PATH at the pinned version".

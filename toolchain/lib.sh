@@ -18,7 +18,7 @@ parts_of() {
     kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl ;;
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
-    multus) echo bin/multus ;;
+    multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
   esac
 }
 present() { local f; for f in $(parts_of "$1"); do [ -e "$TC/$f" ] || return 1; done; }
