@@ -134,15 +134,24 @@ def _walk(item: Any, where: Loc, depth: int, found: list[tuple[Loc, str]]) -> No
                     found.append((where, f"has the key {key!r}, which is not text (quote it)"))
                 elif not key.isascii() and _text_problem(key):
                     found.append((where, f"has a key that {_text_problem(key)}"))
-                else:
+                elif not _plain_leaf(child):
                     _walk(child, (*where, key), depth + 1, found)
         else:
             for index, child in enumerate(item):
-                _walk(child, (*where, index), depth + 1, found)
+                if not _plain_leaf(child):
+                    _walk(child, (*where, index), depth + 1, found)
         return
     message = _scalar_problem(item)
     if message:
         found.append((where, message))
+
+
+def _plain_leaf(item: Any) -> bool:
+    """The common case, decided without building the item's location: ASCII text, a boolean,
+    null or a 64-bit integer (most of a stack's values)."""
+    kind = type(item)
+    return ((kind is str and item.isascii()) or kind is bool or item is None
+            or (kind is int and INT_MIN <= item <= UINT_MAX))
 
 
 def _scalar_problem(item: Any) -> Optional[str]:
