@@ -40,7 +40,7 @@ build_python_host() {  # no Go module serves the Python language host: see toolc
   mkdir -p "$TC/lib"
   wrapper python-host
   go mod download "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
-  sdk=$(go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
+  sdk=$(moddir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
   # The exec script the Go host runs programs with, from the SDK at the same version.
   install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/language_host.py" "$TC/lib/"
   printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s exec "%s" -u "%s" "$@"\n' \

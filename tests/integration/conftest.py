@@ -13,9 +13,9 @@ import os
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import yaml
@@ -125,12 +125,10 @@ class Stack:
     name: str
     workdir: Path
     env: dict[str, str]
-    log: list[str] = field(default_factory=list)
 
     def pulumi(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
         command = ["pulumi", *args, "--stack", self.name, "--non-interactive"]
         done = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout)
-        self.log.append(f"$ {' '.join(command)}  (exit {done.returncode})\n{done.stdout}{done.stderr}")
         if check and done.returncode:
             raise AssertionError(f"pulumi {' '.join(args)} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
