@@ -303,3 +303,17 @@ def test_the_stack_name_typed_again_confirms(monkeypatch, capsys, typed, ok):
 
 def test_confirm_flag_needs_the_exact_name():
     assert run.confirmed("dev", "dev") and not run.confirmed("dev", "Dev")
+
+
+def test_thick_is_told_from_the_daemonsets_command_and_a_tanzu_package_is_found():
+    exported = copy.deepcopy(EXPORT)
+    ds = next(r for r in exported["deployment"]["resources"] if r["urn"] == DS_URN)
+    ds["outputs"]["spec"]["template"]["spec"]["containers"][0]["command"] = ["/usr/src/multus-cni/bin/multus-daemon"]
+    multus_urn = ds["parent"]
+    exported["deployment"]["resources"].append({
+        "urn": "urn:pulumi:dev::multus-cni::multus-cni:index:Multus$kubernetes:packaging.carvel.dev/v1alpha1:PackageInstall::multus-package-install",
+        "custom": True, "protect": True, "parent": multus_urn, "type": "kubernetes:packaging.carvel.dev/v1alpha1:PackageInstall",
+        "outputs": {"kind": "PackageInstall", "metadata": {"name": "multus-cni", "namespace": "tanzu-packages"}}})
+    state = StackState(exported)
+    assert state.flavor() == "thick"
+    assert [r.ref for r in state.package_installs] == ["PackageInstall tanzu-packages/multus-cni"]

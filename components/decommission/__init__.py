@@ -61,7 +61,7 @@ def command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        Runner(pulumi, cluster, args.node_timeout, args.cleanup_image).run()
+        Runner(pulumi, cluster, args.node_timeout, args.cleanup_image).run(state)
     except (ClusterError, StepFailed) as exc:
         print(f"decommission stopped: {exc}\nThe steps before this one are complete and nothing after it was started; "
               f"rerun `python -m components decommission --stack {args.stack} --yes` to finish.", file=sys.stderr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..multus import manifests
 from . import daemonset
 from .cluster import Cluster
 from .plan import Facts, Refusal, Step, judge_reports, refusal, steps
@@ -66,8 +67,7 @@ class Runner:
     image: str = daemonset.IMAGE
     say: Callable[[str], None] = lambda line: print(line, flush=True)
 
-    def run(self) -> None:
-        state = self.pulumi.state()
+    def run(self, state: StackState) -> None:
         for number in range(1, STEPS + 1):
             step = steps(state, facts(self.cluster), self.timeout)[number - 1]  # re-planned after each step
             if step.done:
@@ -93,6 +93,7 @@ class Runner:
     def _nodes(self, state: StackState, step: Step) -> None:
         """A fresh DaemonSet and an empty report each time, so every node runs the (idempotent)
         script again and no report of an earlier run is taken for this one."""
+        self._wait_multus_pods_gone(state.multus_namespace())
         objects = daemonset.objects(daemonset.NAMESPACE, self.image)
         for obj in reversed(objects):
             self.cluster.delete(obj)
@@ -119,6 +120,19 @@ class Runner:
                                  "has reported; rerun once those nodes can run the cleanup pod (or are removed)")
             time.sleep(POLL_SECONDS)
         self.cluster.delete(objects[-1])  # the pods have done their work; the report stays until the end
+
+    def _wait_multus_pods_gone(self, namespace: Optional[str]) -> None:
+        """A Multus pod still starting could write 00-multus.conf after the cleanup: wait for none."""
+        if namespace is None:
+            return
+        selector = ",".join(f"{k}={v}" for k, v in manifests.DAEMONSET_SELECTOR.items())
+        deadline = time.monotonic() + self.timeout
+        while pods := self.cluster.list("v1", "Pod", namespace, label_selector=selector):
+            if time.monotonic() > deadline:
+                raise StepFailed(f"Multus pods are still there after {self.timeout}s: " + ", ".join(sorted(
+                    f"{namespace}/{p['metadata']['name']} on {(p.get('spec') or {}).get('nodeName')}" for p in pods))
+                    + "; rerun once they are gone")
+            time.sleep(POLL_SECONDS)
 
     def _say_reports(self) -> None:
         """Each node's report, as the cleanup pods wrote it (kept until the last step)."""
