@@ -15,7 +15,7 @@ from typing import Callable, Optional
 from ..multus import manifests
 from . import daemonset
 from .cluster import Cluster
-from .plan import Facts, Refusal, Step, judge_reports, refusal, steps
+from .plan import Facts, Refusal, judge_reports, refusal, steps
 from .state import StackState
 
 POLL_SECONDS = 1.0
@@ -74,23 +74,23 @@ class Runner:
                 self.say(f"[{number}/{STEPS}] {step.key}: already done")
             else:
                 self.say(f"[{number}/{STEPS}] {step.key}: {step.title}")
-                getattr(self, f"_{step.key}")(state, step)
+                getattr(self, f"_{step.key}")(state)
                 state = self.pulumi.state()
                 self.say(f"[{number}/{STEPS}] {step.key}: done")
             if step.key == "nodes":
                 self._say_reports()
 
-    def _workloads(self, state: StackState, step: Step) -> None:
+    def _workloads(self, state: StackState) -> None:
         targets = [arg for r in state.workloads for arg in ("--target", r.urn)]
         self.pulumi("destroy", "--yes", "--skip-preview", *targets, what="deleting the workloads and NADs")
 
-    def _daemonset(self, state: StackState, step: Step) -> None:
+    def _daemonset(self, state: StackState) -> None:
         for r in state.multus_daemonsets:
             self.pulumi("state", "unprotect", r.urn, "--yes", what="unprotecting the Multus DaemonSet")
         targets = [arg for r in state.multus_daemonsets for arg in ("--target", r.urn)]
         self.pulumi("destroy", "--yes", "--skip-preview", *targets, what="deleting the Multus DaemonSet")
 
-    def _nodes(self, state: StackState, step: Step) -> None:
+    def _nodes(self, state: StackState) -> None:
         """A fresh DaemonSet and an empty report each time, so every node runs the (idempotent)
         script again and no report of an earlier run is taken for this one."""
         self._wait_multus_pods_gone(state.multus_namespace())
@@ -156,14 +156,14 @@ class Runner:
                 raise StepFailed(f"the previous {obj['kind']} {meta['name']} is still being deleted after {seconds}s")
             time.sleep(POLL_SECONDS)
 
-    def _multus(self, state: StackState, step: Step) -> None:
+    def _multus(self, state: StackState) -> None:
         refused = check_refusal(state, self.cluster)  # NADs may have appeared since the start
         if refused:
             raise StepFailed("\n".join(["refused before deleting the CRD:", *refused.lines()]))
         self.pulumi("state", "unprotect", "--all", "--yes", what="unprotecting the Multus objects")
         self.pulumi("destroy", "--yes", "--skip-preview", what="deleting the Multus objects")
 
-    def _tidy(self, state: StackState, step: Step) -> None:
+    def _tidy(self, state: StackState) -> None:
         for obj in reversed(daemonset.objects(daemonset.NAMESPACE, self.image)):
             self.cluster.delete(obj)
 
