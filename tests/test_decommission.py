@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 
 from components.__main__ import main
-from components.decommission import daemonset, node_cleanup, plan, run
+from components.decommission import cluster, daemonset, node_cleanup, plan, run
 from components.decommission.state import StackState
 from components.images import pinning_problem
 from conftest import FIXTURES
@@ -317,3 +317,10 @@ def test_thick_is_told_from_the_daemonsets_command_and_a_tanzu_package_is_found(
     state = StackState(exported)
     assert state.flavor() == "thick"
     assert [r.ref for r in state.package_installs] == ["PackageInstall tanzu-packages/multus-cni"]
+
+
+def test_api_paths_for_core_group_and_nad_kinds():
+    assert cluster.path("v1", "ConfigMap", "kube-system", daemonset.REPORT) == f"/api/v1/namespaces/kube-system/configmaps/{daemonset.REPORT}"
+    assert cluster.path("v1", "Node") == "/api/v1/nodes"
+    assert cluster.path("rbac.authorization.k8s.io/v1", "RoleBinding", "ns") == "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings"
+    assert cluster.path("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition") == "/apis/k8s.cni.cncf.io/v1/network-attachment-definitions"

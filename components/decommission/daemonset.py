@@ -18,8 +18,10 @@ NAMESPACE = "kube-system"
 NAME = "multus-node-cleanup"  # ServiceAccount, Role, RoleBinding, script ConfigMap, DaemonSet
 REPORT = "multus-node-cleanup-report"
 LABELS = {"app": NAME}
-# Python 3 for the standard-library-only script; the official image, a fixed tag
-# (docker-library/python, tag `3.13.5-alpine3.22`). `--cleanup-image` takes a mirror of it.
+# Python 3 for the standard-library-only script (the Multus images have none: the thin one is
+# distroless, the thick one debian:stable-slim; multus-cni v4.3.0 images/Dockerfile*). The official
+# Python image (docker-library/python) at a fixed, released tag; `--cleanup-image` takes a mirror
+# of it or the same by digest.
 IMAGE = "docker.io/library/python:3.13.5-alpine3.22"
 SCRIPT = Path(__file__).with_name("node_cleanup.py")
 # The host directories the script works in, mounted below /host (the same host paths the Multus
@@ -79,6 +81,7 @@ def daemonset(namespace: str, image: str = IMAGE) -> dict:
                 "hostNetwork": True,
                 "serviceAccountName": NAME,
                 "tolerations": [{"operator": "Exists"}],  # every node Multus may have run on
+                "priorityClassName": "system-node-critical",  # built in; a full node still runs it
                 "terminationGracePeriodSeconds": 5,
                 "containers": [{
                     "name": "cleanup",
