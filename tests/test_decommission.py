@@ -113,6 +113,12 @@ def test_each_step_is_skipped_on_a_rerun_once_its_effect_is_there():
     assert all(done_flags(empty, facts()).values())
 
 
+def test_reports_do_not_count_while_the_multus_daemonset_is_still_there():
+    """E.g. left from an interrupted decommission before Multus was installed again."""
+    every_node = {n: report(n) for n in NODES}
+    assert not done_flags(StackState(EXPORT), facts(every_node))["nodes"]
+
+
 def test_a_node_that_reported_errors_keeps_the_node_step_open():
     after_daemonset = StackState(export_without("default/macvlan-conf-nad", "default/sample-pod-pod", "multus-daemonset"))
     reports = {NODES[0]: report(NODES[0]), NODES[1]: report(NODES[1], errors=["/opt/cni/bin/multus: Read-only file system"])}

@@ -141,7 +141,8 @@ class Step:
 def steps(state: StackState, facts: Facts, timeout: int) -> list[Step]:
     reports = judge_reports(facts.nodes, facts.reports or {})
     multus_rest = [r.ref for r in state.multus_objects if r not in state.multus_daemonsets]
-    nodes_done = not state.multus_objects or (facts.reports is not None and reports.done)
+    # A report counts only once the Multus DaemonSet is gone (step 2 deletes any earlier report).
+    nodes_done = not state.multus_objects or (not state.multus_daemonsets and facts.reports is not None and reports.done)
     return [
         Step("workloads", "delete the stack's workloads, NADs and other unprotected objects (targeted pulumi destroy)",
              sorted(r.ref for r in state.workloads), not state.workloads),

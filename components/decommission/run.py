@@ -85,6 +85,7 @@ class Runner:
         self.pulumi("destroy", "--yes", "--skip-preview", *targets, what="deleting the workloads and NADs")
 
     def _daemonset(self, state: StackState) -> None:
+        self._tidy(state)  # a report left from before Multus was (re)installed must not count
         for r in state.multus_daemonsets:
             self.pulumi("state", "unprotect", r.urn, "--yes", what="unprotecting the Multus DaemonSet")
         targets = [arg for r in state.multus_daemonsets for arg in ("--target", r.urn)]
