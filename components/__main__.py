@@ -42,6 +42,12 @@ def _verify(args: argparse.Namespace) -> int:
     return verify.command(args)
 
 
+def _decommission(args: argparse.Namespace) -> int:
+    from . import decommission
+
+    return decommission.command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     verify_cmd.add_argument("--workload", help="offline: the workload (name or namespace/name) a recorded status belongs to")
     verify_cmd.add_argument("--network-status-file", help="offline: a file holding the annotation value, or the whole pod")
     verify_cmd.set_defaults(func=_verify)
+
+    decommission_cmd = commands.add_parser("decommission", help="show the plan to remove the stack and Multus; --yes: do it")
+    from .decommission import add_arguments as decommission_arguments
+
+    decommission_arguments(decommission_cmd)
+    decommission_cmd.set_defaults(func=_decommission)
     args = parser.parse_args(argv)
 
     from .stackfile import StackFileError

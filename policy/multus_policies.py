@@ -9,7 +9,6 @@ and the components never disagree.
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections import defaultdict
 from typing import Any, Iterator, Mapping, Optional
 
@@ -25,7 +24,7 @@ from pulumi_policy import (
 
 from components.annotations import NAD_API_VERSION, NAD_KIND, NETWORKS
 from components.config.network import parse_json_object
-from components.config.workload import NetworkSelection
+from components.config.workload import selected_networks
 from components.images import pinning_problem
 from components.multus import TYPE as MULTUS_TYPE
 
@@ -117,22 +116,6 @@ def uses_host_local(config: Any) -> bool:
         return False
     plugins = parsed.get("plugins") if isinstance(parsed.get("plugins"), list) else [parsed]
     return any(_dig(plugin, "ipam", "type") == "host-local" for plugin in plugins)
-
-
-def selected_networks(annotation: Any, namespace: str) -> list[tuple[str, str]]:
-    """(namespace, name) of each NAD a networks annotation selects, in its comma or JSON form;
-    unqualified names resolve in the pod's namespace, as Multus does."""
-    if not isinstance(annotation, str):
-        return []
-    text = annotation.strip()
-    if text.startswith("["):
-        try:
-            entries = json.loads(text)
-        except json.JSONDecodeError:
-            return []
-    else:
-        entries = [NetworkSelection.parse(part) for part in text.split(",") if part.strip()]
-    return [(e.get("namespace") or namespace, e["name"]) for e in entries if isinstance(e, dict) and e.get("name")]
 
 
 def pods_and_networks(resource_type: str, props: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]]]:

@@ -7,6 +7,7 @@ spec's JSON form (multi-net-spec v1.3 §4; Multus `NetworkSelectionElement`).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal, Optional
 
@@ -92,6 +93,22 @@ class NetworkSelection(Model):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def selected_networks(annotation: Any, namespace: str) -> list[tuple[str, str]]:
+    """(namespace, name) of each NAD a networks annotation selects, in its comma or JSON form;
+    unqualified names resolve in the pod's namespace, as Multus does."""
+    if not isinstance(annotation, str):
+        return []
+    text = annotation.strip()
+    if text.startswith("["):
+        try:
+            entries = json.loads(text)
+        except json.JSONDecodeError:
+            return []
+    else:
+        entries = [NetworkSelection.parse(part) for part in text.split(",") if part.strip()]
+    return [(e.get("namespace") or namespace, e["name"]) for e in entries if isinstance(e, dict) and e.get("name")]
 
 
 class WorkloadConfig(Named, Model):

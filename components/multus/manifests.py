@@ -20,6 +20,7 @@ NAME = "multus"  # ServiceAccount, ClusterRole and ClusterRoleBinding
 DAEMONSET = "kube-multus-ds"
 LABELS = {"tier": "node", "app": "multus", "name": "multus"}
 CONFIGMAP_LABELS = {"tier": "node", "app": "multus"}
+DAEMONSET_SELECTOR = {"name": LABELS["name"]}  # upstream's selector, every layout
 
 # Thin defaults: upstream's args (thin_entrypoint reads the primary CNI conf and writes
 # 00-multus.conf there). No --cni-version: v4 inherits the primary CNI's (multus-cni#1060).
@@ -164,7 +165,7 @@ def daemonset(cfg: MultusConfig) -> dict:
         "kind": "DaemonSet",
         "metadata": {"name": DAEMONSET, "namespace": cfg.namespace, "labels": dict(LABELS)},
         "spec": {
-            "selector": {"matchLabels": {"name": LABELS["name"]}},
+            "selector": {"matchLabels": dict(DAEMONSET_SELECTOR)},
             "updateStrategy": {"type": "RollingUpdate"},
             "template": {"metadata": {"labels": dict(LABELS)}, "spec": pod_spec},
         },
