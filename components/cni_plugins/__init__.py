@@ -34,8 +34,7 @@ class CniPlugins(pulumi.ComponentResource):
         cfg = validate(CniPluginsConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg
-        self.children = {role: kube.create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=self))
-                         for role, obj in manifests.objects(cfg).items()}
+        self.children = kube.create_children(self, name, manifests.objects(cfg))
         daemonset = self.children["daemonset"]
         self.namespace = daemonset.metadata.namespace
         self.daemonset_name = daemonset.metadata.name

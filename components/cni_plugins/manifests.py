@@ -9,6 +9,7 @@ never runs a half-written file (the race Multus fixed in v4.2.3, multus-cni#1221
 
 from __future__ import annotations
 
+from .. import kube
 from ..config.addons import CniPluginsConfig
 
 DAEMONSET = "cni-plugins"
@@ -49,28 +50,16 @@ def daemonset(cfg: CniPluginsConfig) -> dict:
             "runAsUser": 65535,
         },
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": DAEMONSET, "namespace": cfg.namespace, "labels": dict(LABELS)},
-        "spec": {
-            "selector": {"matchLabels": {"name": LABELS["name"]}},
-            "updateStrategy": {"type": "RollingUpdate"},
-            "template": {
-                "metadata": {"labels": dict(LABELS)},
-                "spec": {
-                    # Every node that runs pods needs the plugins, tainted or not (as Multus tolerates).
-                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}],
-                    "nodeSelector": {"kubernetes.io/os": "linux"},
-                    "automountServiceAccountToken": False,
-                    "initContainers": [install],
-                    "containers": [pause],
-                    "terminationGracePeriodSeconds": 10,
-                    "volumes": [{"name": "cnibin", "hostPath": {"path": "/opt/cni/bin", "type": "DirectoryOrCreate"}}],
-                },
-            },
-        },
-    }
+    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, {
+        # Every node that runs pods needs the plugins, tainted or not (as Multus tolerates).
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}],
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "automountServiceAccountToken": False,
+        "initContainers": [install],
+        "containers": [pause],
+        "terminationGracePeriodSeconds": 10,
+        "volumes": [{"name": "cnibin", "hostPath": {"path": "/opt/cni/bin", "type": "DirectoryOrCreate"}}],
+    })
 
 
 def objects(cfg: CniPluginsConfig) -> dict[str, dict]:

@@ -36,10 +36,9 @@ class Whereabouts(pulumi.ComponentResource):
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg
         objects = manifests.objects(cfg)
-        crds = {role: kube.create(f"{name}-{role}", objects.pop(role), pulumi.ResourceOptions(parent=self, retain_on_delete=True))
-                for role in manifests.CRD_ROLES}
-        rest = {role: kube.create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=self)) for role, obj in objects.items()}
-        self.children = {**crds, **rest}
+        crds = {role: objects.pop(role) for role in manifests.CRD_ROLES}
+        rest = kube.create_children(self, name, objects)
+        self.children = {**kube.create_children(self, name, crds, retain_on_delete=True), **rest}
         self.namespace = rest["daemonset"].metadata.namespace
         self.daemonset_name = rest["daemonset"].metadata.name
         self.service_account_name = rest["service-account"].metadata.name

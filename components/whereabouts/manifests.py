@@ -11,6 +11,7 @@ and the schedule come from config; everything else is upstream's.
 
 from __future__ import annotations
 
+from .. import kube
 from ..config.addons import WhereaboutsConfig
 
 GROUP = "whereabouts.cni.cncf.io"
@@ -127,30 +128,18 @@ def daemonset(cfg: WhereaboutsConfig) -> dict:
             {"name": "cron-scheduler-configmap", "mountPath": "/cron-schedule"},
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": NAME, "namespace": cfg.namespace, "labels": dict(LABELS)},
-        "spec": {
-            "selector": {"matchLabels": {"name": NAME}},
-            "updateStrategy": {"type": "RollingUpdate"},
-            "template": {
-                "metadata": {"labels": {**LABELS, "name": NAME}},
-                "spec": {
-                    "hostNetwork": True,
-                    "serviceAccountName": NAME,
-                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "cnibin", "hostPath": {"path": "/opt/cni/bin"}},
-                        {"name": "cni-net-dir", "hostPath": {"path": "/etc/cni/net.d"}},
-                        {"name": "cron-scheduler-configmap", "configMap": {
-                            "name": CONFIGMAP, "defaultMode": 0o744, "items": [{"key": "cron-expression", "path": "config"}]}},
-                    ],
-                },
-            },
-        },
-    }
+    return kube.daemonset(NAME, cfg.namespace, LABELS, {**LABELS, "name": NAME}, {
+        "hostNetwork": True,
+        "serviceAccountName": NAME,
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [container],
+        "volumes": [
+            {"name": "cnibin", "hostPath": {"path": "/opt/cni/bin"}},
+            {"name": "cni-net-dir", "hostPath": {"path": "/etc/cni/net.d"}},
+            {"name": "cron-scheduler-configmap", "configMap": {
+                "name": CONFIGMAP, "defaultMode": 0o744, "items": [{"key": "cron-expression", "path": "config"}]}},
+        ],
+    })
 
 
 CRD_ROLES = ("crd-ippools", "crd-overlappingrangeipreservations", "crd-nodeslicepools")
