@@ -160,3 +160,12 @@ def test_config_errors_name_the_key(keys, expected):
 def test_component_from_python(run_components):
     run_ = run_components(lambda: Whereabouts("w", {"namespace": "ipam"}))
     assert len(children_of(run_, only(run_, WHEREABOUTS).urn)) == len(UPSTREAM)
+
+
+def test_node_slices_are_warned_about_as_this_stack_lacks_their_controller(run_stack):
+    sliced = _network({"range": "10.0.0.0/16", "node_slice_size": "/24"})
+    run_ = run_stack(whereabouts={"enabled": True}, networks=[sliced, _network({"range": "10.1.0.0/24"}, "plain", "eth1")])
+    [warning] = [w for w in run_.warnings if "node_slice_size" in w]
+    assert warning.startswith("multus-cni:whereabouts: networks[0] set node_slice_size, which needs whereabouts' node-slice controller")
+    assert not [w for w in run_stack(whereabouts={"enabled": True}, networks=[_network({"range": "10.1.0.0/24"})]).warnings
+                if "node_slice_size" in w]

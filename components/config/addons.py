@@ -127,6 +127,7 @@ def addon_warnings(networks: Iterable[Any], cni_plugins: CniPluginsConfig, where
     """One warning per plugin type a network runs that the nodes are not known to have, and one
     when networks use whereabouts IPAM that this stack does not install (the cluster may have it)."""
     known = cni_plugins.installs() | frozenset(cni_plugins.preinstalled) | ({"whereabouts"} if whereabouts.enabled else frozenset())
+    networks = list(networks)
     users: dict[str, list[str]] = {}
     for index, network in enumerate(networks):
         for type_ in dict.fromkeys(network_types(network.summary)):
@@ -146,4 +147,14 @@ def addon_warnings(networks: Iterable[Any], cni_plugins: CniPluginsConfig, where
                 f"attached to it fail to start without it: set cniPlugins.enabled: true"
                 f"{' and list it in cniPlugins.plugins' if cni_plugins.enabled else ''}, or add it to "
                 "cniPlugins.preinstalled when the node image has it")))
+    slices = [f"networks[{i}]" for i, n in enumerate(networks) if whereabouts.enabled and _node_slices(n.config)]
+    if slices:
+        found.append((("whereabouts",), (
+            f"{', '.join(slices)} set node_slice_size, which needs whereabouts' node-slice controller "
+            "(doc/crds/node-slice-controller.yaml); this stack does not install it, and without it no pod gets an address")))
     return found
+
+
+def _node_slices(config: dict) -> bool:
+    plugins = config.get("plugins", [config])
+    return any(isinstance(p, dict) and isinstance(p.get("ipam"), dict) and "node_slice_size" in p["ipam"] for p in plugins)

@@ -1,5 +1,5 @@
-"""whereabouts for real: `pulumi up` with `whereabouts.enabled` installs its CRDs and RBAC, and the
-real whereabouts v0.9.2 binary (the toolchain's, built from its Go module) allocates the addresses of
+"""whereabouts for real: `pulumi up` with `whereabouts.enabled` (and `cniPlugins.enabled`, whose
+DaemonSet the same stack applies) installs its CRDs and RBAC, and the real whereabouts v0.9.2 binary (the toolchain's, built from its Go module) allocates the addresses of
 two replicas on two nodes from one IPPool in the API server, as the whereabouts ServiceAccount.
 
 The data-path harness (datapath.py) runs the real Multus thin plugin for each Running pod; macvlan
@@ -29,12 +29,16 @@ WORKLOAD = {"name": "wa-web", "kind": "Deployment", "replicas": 2, "networks": "
 def test_whereabouts_gives_two_replicas_distinct_addresses_from_the_api_servers_ippool(new_stack, cluster, datapath):
     stack = new_stack("wa", config_from=None)
     stack.set_config("multus-cni:whereabouts", {"enabled": True})
+    stack.set_config("multus-cni:cniPlugins", {"enabled": True})
     stack.set_config("multus-cni:networks", [NETWORK])
     stack.set_config("multus-cni:workloads", [WORKLOAD])
     done = stack.up()
     assert not said(done, "use whereabouts IPAM, which this stack does not install")
+    assert not said(done, "is not known to be in the nodes' /opt/cni/bin")
     outputs = stack.outputs()
-    assert outputs["whereaboutsDaemonSet"] == "whereabouts"
+    assert (outputs["whereaboutsDaemonSet"], outputs["cniPluginsDaemonSet"]) == ("whereabouts", "cni-plugins")
+    plugins = cluster.get("daemonset", "-n", "kube-system", "cni-plugins")
+    assert plugins["status"]["desiredNumberScheduled"] == 2  # one per (kwok) node
     for plural in ("ippools", "overlappingrangeipreservations", "nodeslicepools"):
         assert cluster.get("crd", f"{plural}.whereabouts.cni.cncf.io")["status"]["acceptedNames"]["plural"] == plural
 
@@ -66,7 +70,16 @@ def test_whereabouts_gives_two_replicas_distinct_addresses_from_the_api_servers_
     for att in attached:
         check_namespace(cluster, stack, att)
 
-    # DEL gives the address back to the pool.
+    # DEL gives each address back to the pool.
     dp.detach(attached[0])
     remaining = cluster.get("ippools.whereabouts.cni.cncf.io", "-n", "kube-system", POOL)["spec"]["allocations"]
     assert [entry["podref"] for entry in remaining.values()] == [attached[1].ref]
+    dp.detach(attached[1])
+
+    # Disabled again: its objects go, but not the CRDs (retainOnDelete) nor the IPPools they hold.
+    stack.set_config("multus-cni:whereabouts", {"enabled": False})
+    done = stack.up()
+    assert said(done, "use whereabouts IPAM, which this stack does not install")
+    assert cluster.kubectl("get", "daemonset", "-n", "kube-system", "whereabouts", check=False).returncode
+    assert cluster.kubectl("get", "clusterrole", "whereabouts-cni", check=False).returncode
+    assert cluster.get("ippools.whereabouts.cni.cncf.io", "-n", "kube-system", POOL)["spec"]["range"] == RANGE
