@@ -67,6 +67,7 @@ def test_enabled_installs_the_pinned_image_with_the_plugin_list(run_stack):
     assert {"macvlan", "host-local", "bridge", "static", "tuning"} <= set(init["command"][4:])
     assert init["volumeMounts"] == [{"name": "cnibin", "mountPath": "/host/opt/cni/bin"}]
     assert spec["volumes"][0]["hostPath"]["path"] == "/opt/cni/bin"
+    assert spec["hostNetwork"] is True  # starts before the pod network, takes no address from it
     [pause] = spec["containers"]
     assert pause["image"] == PAUSE_IMAGE and "volumeMounts" not in pause
     assert pause["securityContext"]["runAsNonRoot"] and not pause["securityContext"]["allowPrivilegeEscalation"]

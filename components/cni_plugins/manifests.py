@@ -51,6 +51,9 @@ def daemonset(cfg: CniPluginsConfig) -> dict:
         },
     }
     return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, {
+        # On the host network, as Multus: the pod must start on a node whose pod network is not ready
+        # yet (its primary CNI may itself be one of these plugins), and it needs no address.
+        "hostNetwork": True,
         # Every node that runs pods needs the plugins, tainted or not (as Multus tolerates).
         "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}],
         "nodeSelector": {"kubernetes.io/os": "linux"},
