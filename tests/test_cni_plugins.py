@@ -132,3 +132,11 @@ def test_component_from_python_with_a_bad_argument_names_it(run_components):
     with pytest.raises(ConfigError) as caught:
         run_components(lambda: CniPlugins("p", {"plugins": "macvlan"}))
     assert str(caught.value.problems[0]).startswith("CniPlugins p.plugins:")
+
+
+def test_a_warning_names_five_networks_then_counts_the_rest():
+    networks = [{"name": f"n{i}", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": f"eth{i}", "ipam": {}}}
+                for i in range(8)]
+    [(loc, message)] = load_stack_config(config_of(networks=networks)).addon_warnings()
+    assert loc == ("cniPlugins",)
+    assert "(used by networks[0], networks[1], networks[2], networks[3], networks[4] and 3 more)" in message

@@ -136,7 +136,7 @@ def addon_warnings(networks: Iterable[Any], cni_plugins: CniPluginsConfig, where
     for type_ in sorted(users):
         if type_ in known:
             continue
-        where = ", ".join(users[type_])
+        where = _some(users[type_])
         if type_ == "whereabouts":
             found.append((("whereabouts", "enabled"), (
                 f"{where} use whereabouts IPAM, which this stack does not install: the cluster needs its CRDs, "
@@ -150,9 +150,15 @@ def addon_warnings(networks: Iterable[Any], cni_plugins: CniPluginsConfig, where
     slices = [f"networks[{i}]" for i, n in enumerate(networks) if whereabouts.enabled and _node_slices(n.config)]
     if slices:
         found.append((("whereabouts",), (
-            f"{', '.join(slices)} set node_slice_size, which needs whereabouts' node-slice controller "
+            f"{_some(slices)} set node_slice_size, which needs whereabouts' node-slice controller "
             "(doc/crds/node-slice-controller.yaml); this stack does not install it, and without it no pod gets an address")))
     return found
+
+
+def _some(places: list[str], most: int = 5) -> str:
+    """The first few places, and how many more: a warning stays one readable line on a large stack."""
+    shown = ", ".join(places[:most])
+    return shown if len(places) <= most else f"{shown} and {len(places) - most} more"
 
 
 def _node_slices(config: dict) -> bool:
