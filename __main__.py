@@ -3,6 +3,8 @@
 import pulumi
 
 from components import Multus, NetworkAttachment, SampleWorkload
+from components.cni_plugins import CniPlugins
+from components.whereabouts import Whereabouts
 from components.config import config_path, load_from_pulumi
 from components.warnings import warn_all
 
@@ -16,10 +18,23 @@ multus = Multus(
     config_path=config_path(project, "multus"),
 )
 
+# Optional parts (off by default): the plugins on the nodes, whereabouts; each network waits for
+# what installs the plugins it runs. Without them, say which plugins no node is known to have.
+warn_all(None, config_path(project), stack.addon_warnings())
+cni_plugins = CniPlugins("cni-plugins", stack.cniPlugins, config_path=config_path(project, "cniPlugins")) \
+    if stack.cniPlugins.enabled else None
+whereabouts = Whereabouts("whereabouts", stack.whereabouts, config_path=config_path(project, "whereabouts")) \
+    if stack.whereabouts.enabled else None
+
+
+def installers(network) -> list:
+    return [c for c in (cni_plugins, whereabouts if network.summary.ipam == "whereabouts" else None) if c]
+
+
 attachments = {
     network.key: NetworkAttachment(
         network.ref, network, multus=multus,
-        config_path=config_path(project, "networks", index),
+        config_path=config_path(project, "networks", index), needs=installers(network),
     )
     for index, network in enumerate(stack.networks)
 }
@@ -37,3 +52,7 @@ pulumi.export("multusNamespace", multus.namespace)
 pulumi.export("multusDaemonSet", multus.daemonset_name)
 pulumi.export("networks", sorted(network.ref for network in stack.networks))
 pulumi.export("networkStatus", {w.config.ref: w.network_status for w in workloads})
+if cni_plugins:
+    pulumi.export("cniPluginsDaemonSet", cni_plugins.daemonset_name)
+if whereabouts:
+    pulumi.export("whereaboutsDaemonSet", whereabouts.daemonset_name)

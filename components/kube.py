@@ -39,3 +39,24 @@ def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOp
     if cls is None:
         return CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
     return cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})
+
+
+def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[str, Any]], **options: Any) -> dict[str, pulumi.CustomResource]:
+    """A component's objects, keyed by role: each named f"{name}-{role}", parented to the component,
+    with only the options given (protection, for example, comes from the parent)."""
+    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options)) for role, obj in objects.items()}
+
+
+def daemonset(name: str, namespace: str, labels: dict[str, str], pod_labels: dict[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """A DaemonSet manifest in the shape upstream node agents share: selected by its `name` label,
+    rolling updates."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "selector": {"matchLabels": {"name": pod_labels["name"]}},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec},
+        },
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 
@@ -34,10 +34,13 @@ class NetworkAttachment(pulumi.ComponentResource):
         multus: Optional[pulumi.Resource] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
+        needs: Sequence[pulumi.Resource] = (),
     ):
-        """`multus`: the install the NAD waits for, so its CRD exists first."""
+        """`multus`: the install the NAD waits for, so its CRD exists first. `needs`: what installs the
+        plugins the network runs (the CNI plugins, whereabouts), so no pod uses it before they are there."""
         label = config_path or f"NetworkAttachment {arguments.resource_name('NetworkAttachment', name)}"
         multus = arguments.resource(label, "multus", multus, "the Multus component (or another Pulumi resource) the NAD waits for")
+        needs = arguments.resources(label, "needs", needs, pulumi.Resource, "Pulumi resources the NAD waits for")
         network = validate(NetworkConfig, args, label)
         super().__init__(TYPE, name, {}, opts)
         warn_all(self, label, network.warnings())
@@ -45,7 +48,7 @@ class NetworkAttachment(pulumi.ComponentResource):
 
         self.nad = kube.create(
             f"{name}-nad", nad_manifest(network),
-            pulumi.ResourceOptions(parent=self, depends_on=[multus] if multus else None),
+            pulumi.ResourceOptions(parent=self, depends_on=[*([multus] if multus else []), *needs] or None),
         )
         self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
         self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])

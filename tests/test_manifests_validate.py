@@ -43,6 +43,11 @@ CONFIGS = {
             {"name": "probe-b", "namespace": "team", "networks": ["bridge-b", "chain-c"], "image": "docker.io/library/busybox:1.37"},
         ],
     },
+    "addons": {  # cniPlugins and whereabouts: their DaemonSets, RBAC, ConfigMap and CRDs
+        "cniPlugins": {"enabled": True},
+        "whereabouts": {"enabled": True},
+        "networks": [{"name": "wa", "config": {**BRIDGE, "ipam": {"type": "whereabouts", "range": "10.13.0.0/24"}}}],
+    },
     "deployment-json-annotation": {
         "networks": [
             {"name": "static-s", "config": {"cniVersion": "0.3.1", "plugins": [

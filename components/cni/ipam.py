@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from ..core.errors import fail
 from .common import CIDR, IP, CniModel, Dns, GoInt, InterfaceAddress, Route
@@ -201,21 +201,53 @@ class Dhcp(Ipam):
     provide: Optional[list[DhcpOption]] = None
 
 
+# whereabouts v0.9.2 (k8snetworkplumbingwg/whereabouts, tag v0.9.2): how the plugin reads its ranges.
+# pkg/config/config.go LoadIPAMConfig parses each range; pkg/iphelpers/iphelpers.go GetIPRange bounds it
+# by the first and last usable address and *silently ignores* a range_start or range_end outside
+# them; pkg/allocate/allocate.go parseExcludedRange reads an exclude entry as a CIDR or one address.
+# Whatever the plugin would ignore or refuse at pod creation is an error here, before any cluster.
+
+
 def _whereabouts_range(text: str) -> tuple[Network, Optional[Address], Optional[Address]]:
-    """`10.0.0.0/24`, or `10.0.0.10-10.0.0.20/24` (a start-end inside that prefix)."""
-    if "-" in text.split("/")[0]:
-        span, _, prefix = text.partition("/")
-        start, _, end = span.partition("-")
-        first, last = ip(start), ip(end)
-        return network(f"{first}/{prefix}"), first, last
+    """`10.0.0.0/24`, or `10.0.0.10-10.0.0.20/24`: LoadIPAMConfig takes the subnet from the part after
+    the '-' (the end address and the prefix) and requires the start inside it."""
+    if "-" in text:
+        start, _, rest = text.partition("-")
+        last = ip(rest.split("/")[0])
+        return network(rest), ip(start), last
     return network(text), None, None
+
+
+def _usable(subnet: Network) -> Optional[tuple[Address, Address]]:
+    """iphelpers.FirstUsableIP/LastUsableIP: without the network and broadcast addresses, in both
+    families; None when HasUsableIPs says there is none (a /31 or /32, a /127 or /128)."""
+    if subnet.max_prefixlen - subnet.prefixlen <= 1:
+        return None
+    return subnet.network_address + 1, subnet.broadcast_address - 1
+
+
+def _exclude(value: str) -> str:
+    """parseExcludedRange: a CIDR, or one address (then a /32 or /128)."""
+    try:
+        _excluded(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a subnet in CIDR form nor an address (whereabouts fails the ADD: "
+                         "\"could not parse exclude range\")") from None
+    return value
+
+
+def _excluded(value: str) -> Network:
+    return network(value) if "/" in value else network(f"{ip(value)}/{ip(value).max_prefixlen}")
+
+
+Exclude = Annotated[str, AfterValidator(_exclude)]
 
 
 class WhereaboutsRange(CniModel):
     range: str
     range_start: Optional[IP] = None
     range_end: Optional[IP] = None
-    exclude: Optional[list[CIDR]] = None
+    exclude: Optional[list[Exclude]] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "WhereaboutsRange":
@@ -228,7 +260,7 @@ class WhereaboutsRange(CniModel):
 
 def whereabouts_pool(range_text: str, range_start: Optional[str], range_end: Optional[str]) -> Pool:
     subnet, first, last = _whereabouts_range(range_text)
-    low, high = _host_range(subnet)
+    low, high = _usable(subnet) or (subnet.network_address, subnet.broadcast_address)
     return Pool(subnet, ip(range_start) if range_start else first or low, ip(range_end) if range_end else last or high)
 
 
@@ -237,23 +269,50 @@ def _whereabouts_problems(entry: Any) -> list:
         subnet, first, last = _whereabouts_range(entry.range)
     except ValueError:
         return [(("range",), f"{entry.range!r} is not a CIDR such as 10.0.0.0/24 or a range such as 10.0.0.10-10.0.0.20/24")]
+    if first is not None and (first.version != subnet.version or first not in subnet or first > last):
+        return [(("range",), f"{entry.range!r}: the start and end must lie, in order, inside the prefix "
+                             f"({subnet}, from the end address and the prefix)")]
+    usable = _usable(subnet)
+    if usable is None:
+        return [(("range",), f"{entry.range!r} has no address whereabouts hands out: it skips a subnet's network and "
+                             "broadcast addresses (iphelpers.HasUsableIPs), so every ADD fails; use a /30 or larger")]
     problems = []
-    if first is not None and (first not in subnet or last not in subnet or first.version != last.version or first > last):
-        problems.append((("range",), f"{entry.range!r}: the start and end must lie, in order, inside the prefix"))
-    problems += [
-        ((key,), f"{value} is outside the range {entry.range}")
-        for key, value in (("range_start", entry.range_start), ("range_end", entry.range_end))
-        if value is not None and ip(value) not in subnet
-    ]
-    start, end = (ip(v) if v else None for v in (entry.range_start, entry.range_end))
-    if start and end and start.version != end.version:
-        problems.append((("range_end",), f"{entry.range_end} is not in the IP family of range_start {entry.range_start}"))
-    elif start and end and start > end:
-        problems.append((("range_end",), f"{entry.range_end} comes before range_start {entry.range_start}"))
-    for index, excluded in enumerate(entry.exclude or ()):
-        if not network(excluded).overlaps(subnet):
-            problems.append((("exclude", index), f"{excluded} does not overlap the range {entry.range}, so it excludes nothing"))
+    if first is not None:
+        problems += [((key,), f"is ignored when range names its own start and end ({entry.range}); remove it")
+                     for key in ("range_start", "range_end") if getattr(entry, key) is not None]
+        low, high = first, last
+    else:
+        low, high = usable
+        start, end = (ip(v) if v else None for v in (entry.range_start, entry.range_end))
+        for key, value in (("range_start", start), ("range_end", end)):
+            if value is not None and not (value.version == subnet.version and usable[0] <= value <= usable[1]):
+                problems.append(((key,), (f"{value} is outside the range {entry.range} (its usable addresses are "
+                                          f"{usable[0]}-{usable[1]}); whereabouts would silently ignore it")))
+        if start and end and start.version == end.version == subnet.version and start in subnet and end in subnet and start > end:
+            problems.append((("range_end",), f"{entry.range_end} comes before range_start {entry.range_start}; whereabouts "
+                                             "would silently ignore it and hand out up to the range's last address"))
+        low = start if start and not problems else low
+        high = end if end and not problems else high
+    excluded = []
+    for index, text in enumerate(entry.exclude or ()):
+        block = _excluded(text)
+        if block.version != subnet.version or not block.overlaps(subnet):
+            problems.append((("exclude", index), f"{text} does not overlap the range {entry.range}, so it excludes nothing"))
+        excluded.append(block)
+    if excluded and low.version == high.version and _covered(low, high, excluded):
+        problems.append((("exclude",), f"leaves no address of {low}-{high} to hand out: every ADD would fail"))
     return problems
+
+
+def _covered(low: Address, high: Address, blocks: list[Network]) -> bool:
+    """Whether the excluded blocks cover every address from low to high."""
+    at = low
+    for block in sorted((b for b in blocks if b.version == low.version), key=lambda b: b.network_address):
+        if block.network_address <= at <= block.broadcast_address:
+            if block.broadcast_address >= high:
+                return True
+            at = block.broadcast_address + 1
+    return False
 
 
 class Whereabouts(Ipam):
@@ -263,7 +322,7 @@ class Whereabouts(Ipam):
     range: Optional[str] = None
     range_start: Optional[IP] = None
     range_end: Optional[IP] = None
-    exclude: Optional[list[CIDR]] = None
+    exclude: Optional[list[Exclude]] = None
     ipRanges: Optional[list[WhereaboutsRange]] = None
     enable_overlapping_ranges: Optional[bool] = None
     network_name: Optional[str] = None
@@ -288,6 +347,9 @@ class Whereabouts(Ipam):
         if self.range is None and not self.ipRanges:
             fail([(("range",), "whereabouts needs a range (or ipRanges)")])
         fail(_whereabouts_problems(self) if self.range is not None else [])
+        if self.range is None and self.exclude:
+            # LoadIPAMConfig copies the top-level exclude into `range` only, then drops it.
+            fail([(("exclude",), "is ignored without range: with ipRanges, give each entry its own exclude")])
         fail(self._node_slice_problems())
         return self
 

@@ -15,6 +15,7 @@ from .attachments import attachment_problems
 from ..core.model import DnsLabel, Model, Named
 from ..core.errors import ConfigError, Problem, fail, join_path, suggest, validate
 from .multus import MultusConfig
+from .addons import CniPluginsConfig, WhereaboutsConfig, addon_warnings
 from .network import NetworkConfig
 from .topology import host_local_warnings, overlapping_pools, shared_master_warnings
 from .workload import WorkloadConfig
@@ -43,6 +44,9 @@ class StackConfig(Model):
     networks: tuple[NetworkConfig, ...] = ()
     externalNetworks: tuple[ExternalNetwork, ...] = ()
     workloads: tuple[WorkloadConfig, ...] = ()
+    # Optional parts, off by default (config/addons.py).
+    cniPlugins: CniPluginsConfig = CniPluginsConfig()
+    whereabouts: WhereaboutsConfig = WhereaboutsConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> "StackConfig":
@@ -65,6 +69,10 @@ class StackConfig(Model):
             for key in dict.fromkeys(workload.attachment_keys()):  # a pod attached twice is still one pod
                 users[key].append((workload.ref, workload.replicas))  # one entry per workload, not per replica
         return shared_master_warnings(self.networks) + host_local_warnings(self.networks, users)
+
+    def addon_warnings(self) -> list[tuple[tuple, str]]:
+        """Plugins the networks run that the nodes are not known to have (config/addons.py)."""
+        return addon_warnings(self.networks, self.cniPlugins, self.whereabouts)
 
     def networks_of(self, workload: WorkloadConfig) -> list[Optional[NetworkConfig]]:
         """The stack's network for each selection; None for external networks."""

@@ -62,4 +62,4 @@ class Multus(pulumi.ComponentResource):
         })
 
     def _create(self, name: str, objects: dict[str, dict]) -> dict[str, pulumi.CustomResource]:
-        return {role: kube.create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=self)) for role, obj in objects.items()}
+        return kube.create_children(self, name, objects)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import kube
 from ..annotations import NAD_API_VERSION, NAD_CRD_NAME, NAD_GROUP, NAD_KIND
 from ..config import MultusConfig
 
@@ -160,16 +161,7 @@ def config_map(cfg: MultusConfig) -> dict:
 
 def daemonset(cfg: MultusConfig) -> dict:
     pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod, "v3.9": _v3_pod}[cfg.layout](cfg)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": DAEMONSET, "namespace": cfg.namespace, "labels": dict(LABELS)},
-        "spec": {
-            "selector": {"matchLabels": dict(DAEMONSET_SELECTOR)},
-            "updateStrategy": {"type": "RollingUpdate"},
-            "template": {"metadata": {"labels": dict(LABELS)}, "spec": pod_spec},
-        },
-    }
+    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, pod_spec)
 
 
 def objects(cfg: MultusConfig) -> dict[str, dict]:

@@ -28,6 +28,10 @@ bind-mounted over /var in its private mount namespace) and KUBERNETES_SERVICE_HO
 `00-multus.conflist` (type `multus-shim`) itself; the harness runs the real `multus-shim` with that
 config, and the shim hands the request to the daemon over its unix socket.
 
+whereabouts (`whereabouts=NAMESPACE`): the toolchain's real whereabouts binary is the IPAM plugin of
+networks that name it, configured as its DaemonSet configures a node (`_install_whereabouts`), so it
+allocates from IPPool objects in the API server as the whereabouts ServiceAccount the stack installed.
+
 `close()` runs DEL for every attachment, then stops the daemons, deletes every namespace (their links
 go with them), stops the relays and removes the temp dirs, also after a failure.
 """
@@ -57,6 +61,7 @@ PREFIX = "multus-dp-"
 CNI_PATH = os.environ.get("CNI_PATH", "/usr/lib/cni")
 TIMEOUT = 90
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
+WHEREABOUTS_D = Path("/etc/cni/net.d/whereabouts.d")  # where whereabouts' install-cni.sh writes on a node
 CLONE_NEWNET = 0x40000000
 _serial = itertools.count(1)
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -201,7 +206,10 @@ class DataPath:
     """The kubelet's and the runtime's CNI calls for a cluster's pods; `close()` undoes all of it."""
 
     def __init__(self, cluster, workdir: Path, multus_namespace: str = "kube-system",
-                 host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin"):
+                 host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin",
+                 whereabouts: Optional[str] = None):
+        """`whereabouts`: the namespace of the whereabouts ServiceAccount the stack installed; the plugin
+        (the toolchain's build) then allocates with that account's token, as on a node."""
         self.cluster = cluster
         self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=workdir))
         self.host_devices = tuple(host_devices)
@@ -220,24 +228,53 @@ class DataPath:
         self.server = admin["clusters"][0]["cluster"]["server"]
         self.ca = admin["clusters"][0]["cluster"]["certificate-authority"]
         self.port = urlparse(self.server).port
-        self.kubeconfig = self._service_account_kubeconfig(multus_namespace, service_account)
+        self.token = self._token(multus_namespace, service_account)
+        self.kubeconfig = self._kubeconfig(self.workdir / "multus.kubeconfig", "multus", self.token)
+        self.cni_path, self.etc = CNI_PATH, None
+        if whereabouts is not None:
+            self._install_whereabouts(whereabouts)
 
     # --- setup ------------------------------------------------------------------------------------
 
-    def _service_account_kubeconfig(self, namespace: str, account: str) -> Path:
-        """The multus ServiceAccount's identity, from the TokenRequest API (what the SA token mount gives
-        the DaemonSet's pod, and thin_entrypoint writes into multus.d/multus.kubeconfig)."""
-        token = self.cluster.kubectl("create", "token", account, "-n", namespace, "--duration", "1h").stdout.strip()
-        self.token = token
-        path = self.workdir / "multus.kubeconfig"
+    def _token(self, namespace: str, account: str) -> str:
+        """A ServiceAccount's identity from the TokenRequest API (what the token mount gives a DaemonSet's
+        pod, which thin_entrypoint and whereabouts' install-cni.sh write into their kubeconfigs)."""
+        return self.cluster.kubectl("create", "token", account, "-n", namespace, "--duration", "1h").stdout.strip()
+
+    def _kubeconfig(self, path: Path, user: str, token: str, namespace: Optional[str] = None) -> Path:
+        context: dict[str, str] = {"cluster": "local", "user": user}
+        if namespace:
+            context["namespace"] = namespace
         path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "multus",
+            "apiVersion": "v1", "kind": "Config", "current-context": user,
             "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority": self.ca}}],
-            "users": [{"name": "multus", "user": {"token": token}}],
-            "contexts": [{"name": "multus", "context": {"cluster": "local", "user": "multus"}}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": user, "context": context}],
         }))
         path.chmod(0o600)
         return path
+
+    def _install_whereabouts(self, namespace: str) -> None:
+        """What the whereabouts DaemonSet's install-cni.sh does on a node (script/lib.sh at v0.9.2): the
+        binary in the CNI path, and /etc/cni/net.d/whereabouts.d/ holding a kubeconfig with its
+        ServiceAccount's token (context namespace: where IPPools live) and the flat whereabouts.conf the
+        plugin requires. /etc is this machine's: each plugin run sees those files through an overlay of
+        /etc in its private mount namespace, whose upper layer is a temp dir."""
+        binary = shutil.which("whereabouts", path=self.cluster.env.get("PATH"))
+        if not binary:
+            raise HarnessError("the toolchain has no whereabouts: run `bash toolchain/build.sh whereabouts`")
+        bindir = self.workdir / "cni-bin"
+        bindir.mkdir()
+        (bindir / "whereabouts").symlink_to(binary)
+        self.cni_path = f"{CNI_PATH}:{bindir}"
+        self.etc = self.workdir / "etc"
+        confdir = self.etc / "upper" / WHEREABOUTS_D.relative_to("/etc")
+        confdir.mkdir(parents=True)
+        (self.etc / "work").mkdir()
+        self._kubeconfig(confdir / "whereabouts.kubeconfig", "whereabouts", self._token(namespace, "whereabouts"), namespace)
+        (confdir / "whereabouts.conf").write_text(json.dumps({
+            "datastore": "kubernetes", "kubernetes": {"kubeconfig": str(WHEREABOUTS_D / "whereabouts.kubeconfig")},
+            "reconciler_cron_expression": "30 4 * * *"}, indent=2))
 
     def _netns(self, role: str) -> str:
         name = f"{PREFIX}{os.getpid()}-{next(_serial)}-{role}"
@@ -342,15 +379,17 @@ class DataPath:
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command, "CNI_CONTAINERID": att.container, "CNI_NETNS": str(NETNS_DIR / att.netns),
-            "CNI_IFNAME": "eth0", "CNI_PATH": CNI_PATH,
+            "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path,
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={att.namespace};K8S_POD_NAME={att.name};"
                         f"K8S_POD_INFRA_CONTAINER_ID={att.container};K8S_POD_UID={att.uid}",
         }
         if self.flavor == "thick":  # the shim only talks to the node's daemon, which runs the plugins
             argv = ["ip", "netns", "exec", att.node.netns, self.shim]
         else:
+            overlay = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/upper,workdir=$2/work" /etc'
             argv = ["ip", "netns", "exec", att.node.netns, "unshare", "--mount", "--propagation", "private",
-                    "sh", "-c", 'mount --bind "$1" /var/lib && shift && exec "$@"', "sh", str(att.node.state), self.multus]
+                    "sh", "-c", f'{{ [ -z "$2" ] || {overlay}; }} && mount --bind "$1" /var/lib && shift 2 && exec "$@"',
+                    "sh", str(att.node.state), str(self.etc or ""), self.multus]
         done = subprocess.run(argv, input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
         if done.returncode:
             daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
