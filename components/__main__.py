@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     verify_cmd.add_argument("--workload", help="offline: the workload (name or namespace/name) a recorded status belongs to")
     verify_cmd.add_argument("--network-status-file", help="offline: a file holding the annotation value, or the whole pod")
     verify_cmd.set_defaults(func=_verify)
+
+    from .fleet import add_parser as add_fleet_parser
+
+    add_fleet_parser(commands)
     args = parser.parse_args(argv)
 
     from .stackfile import StackFileError
