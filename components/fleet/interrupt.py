@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +35,8 @@ class Interrupt:
         if self.requested.is_set():
             return  # the engines are already cancelling; a second SIGINT would make them terminate
         self.requested.set()
+        print("Ctrl-C: cancelling the running stacks (each finishes the resource operations in flight, "
+              "saves its state and releases its lock); queued stacks do not start", file=sys.stderr, flush=True)
         if _terminal_sent_it():
             self._signalled.update(engine_processes())
         self.forward()
