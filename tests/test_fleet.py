@@ -238,3 +238,15 @@ def test_engine_processes_are_the_pulumi_children_of_this_process(tmp_path):
 
 def test_engine_processes_reads_the_real_proc():
     assert list(engine_processes()) == []  # this test process runs no pulumi
+
+
+def test_a_cli_failure_is_its_last_stderr_line_not_the_whole_log():
+    from pulumi.automation import CommandError
+    from pulumi.automation._cmd import CommandResult
+
+    from components.fleet.stack_run import last_line
+
+    result = CommandResult(stdout="Previewing update (a):\n lots of progress\n", code=255,
+                           stderr="warning: something\nerror: read \".pulumi/meta.yaml\": no such bucket\n")
+    assert last_line(CommandError(result)) == 'error: read ".pulumi/meta.yaml": no such bucket'
+    assert last_line(RuntimeError("summary event never found")) == "summary event never found"

@@ -49,6 +49,20 @@ def _positive(text: str) -> int:
 def command(args: argparse.Namespace) -> int:
     from pulumi import automation as auto
 
+    try:
+        return _command(args)
+    except KeyboardInterrupt:  # before any engine started, or at the prompt: nothing to cancel
+        return 130
+    except auto.CommandError as exc:  # listing the stacks failed: the backend's own words
+        from .stack_run import last_line
+
+        print(f"fleet: {last_line(exc)}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _command(args: argparse.Namespace) -> int:
+    from pulumi import automation as auto
+
     from ..stackfile import ROOT
 
     if args.action == "up" and not args.yes and not sys.stdin.isatty():

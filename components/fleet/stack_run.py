@@ -63,7 +63,7 @@ class StackRun:
         except auto.StackNotFoundError:
             return self._row("failed", f"no stack {self.name!r} in this project's backend")
         except auto.CommandError as exc:  # selecting the stack failed (a backend or passphrase problem)
-            return self._row("failed", _last_line(exc))
+            return self._row("failed", last_line(exc))
 
     def _engine(self, phase: str, operation) -> Row | None:
         """Run one engine operation with its events folded; a Row when it did not go cleanly."""
@@ -78,7 +78,7 @@ class StackRun:
             elif self.progress.protected:
                 failed = self._refused()
             else:
-                failed = self._row("failed", self.progress.error() or _last_line(exc))
+                failed = self._row("failed", self.progress.error() or last_line(exc))
         self.progress.step = failed.status if failed else "done"
         self.show(self.name, self.progress, True)
         return failed
@@ -100,7 +100,10 @@ class StackRun:
         return Row(self.name, status, self.progress.counts(), untouched, time.monotonic() - self._start, error)
 
 
-def _last_line(exc: Exception) -> str:
-    text = getattr(exc, "stderr", "") or str(exc)
+def last_line(exc: Exception) -> str:
+    """The last line the CLI printed on stderr: its error, without the whole engine log."""
+    text = str(exc)
+    if "\n stderr: " in text:  # how the Automation API's CommandError shows the CLI's output
+        text = text.rsplit("\n stderr: ", 1)[1]
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__

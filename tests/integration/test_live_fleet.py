@@ -67,7 +67,7 @@ class Fleet:
         started = time.monotonic()
         done = subprocess.run(self.command(*args), cwd=self.workdir, env=self.stacks.env, capture_output=True,
                               text=True, timeout=900)
-        print(f"fleet {' '.join(args)}: {time.monotonic() - started:.1f}s, exit {done.returncode}")
+        print(f"fleet {' '.join(args)}: {time.monotonic() - started:.1f}s, exit {done.returncode}\n{done.stdout}")
         return done, self.rows()
 
     def rows(self) -> dict[str, dict]:
@@ -170,6 +170,7 @@ def test_ctrl_c_cancels_every_running_update_and_leaves_no_lock(fleet):
         if process.poll() is None:
             process.kill()
     reader.join(10)
+    print(stdout + "".join(lines))
     assert process.returncode == 130, stdout + "".join(lines)
     rows = fleet.rows()
     assert "cancelled" in {rows["a"]["status"], rows["b"]["status"]}, rows
