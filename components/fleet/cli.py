@@ -6,7 +6,6 @@ import argparse
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .interrupt import Interrupt

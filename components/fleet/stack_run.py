@@ -71,12 +71,12 @@ class StackRun:
         self.show(self.name, self.progress, True)
         try:
             operation(on_event=self._on_event)
-            failed = self._refused() if self.progress.protected else None
+            failed = self._protected() if self.progress.protected else None
         except Exception as exc:  # CommandError, or the SDK's own when the engine stopped early
             if self.stop.is_set():
                 failed = self._row("cancelled", f"cancelled during {phase}")
             elif self.progress.protected:
-                failed = self._refused()
+                failed = self._protected()
             else:
                 failed = self._row("failed", self.progress.error() or last_line(exc))
         self.progress.step = failed.status if failed else "done"
@@ -87,11 +87,12 @@ class StackRun:
         self.progress.fold(event)
         self.show(self.name, self.progress, False)
 
-    def _refused(self) -> Row:
-        would = f"its preview would delete or replace protected {self.progress.protected_names()}"
-        if self.command == "up":
-            return self._row("refused", f"not applied: {would}")
-        return self._row("failed", would)
+    def _protected(self) -> Row:
+        names = self.progress.protected_names()
+        if self.progress.phase == "up":  # cannot happen after a clean preview; said plainly if it does
+            return self._row("failed", f"the update deleted or replaced protected {names}")
+        would = f"its preview would delete or replace protected {names}"
+        return self._row("refused", f"not applied: {would}") if self.command == "up" else self._row("failed", would)
 
     def _row(self, status: str, error: str = "") -> Row:
         # A preview's protected steps are planned ones; in `up` they stop it before anything is
