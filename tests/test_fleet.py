@@ -250,3 +250,27 @@ def test_a_cli_failure_is_its_last_stderr_line_not_the_whole_log():
                            stderr="warning: something\nerror: read \".pulumi/meta.yaml\": no such bucket\n")
     assert last_line(CommandError(result)) == 'error: read ".pulumi/meta.yaml": no such bucket'
     assert last_line(RuntimeError("summary event never found")) == "summary event never found"
+
+
+def test_run_all_runs_at_most_parallel_stacks_at_once_and_keeps_their_order():
+    import threading
+    import time
+
+    from components.fleet.interrupt import Interrupt
+
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def run(name: str):
+        def call() -> Row:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return Row(name, "succeeded")
+        return call
+
+    rows = cli.run_all([run(name) for name in "edcba"], 2, Interrupt())
+    assert [row.stack for row in rows] == list("edcba")
+    assert most[0] == 2

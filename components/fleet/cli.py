@@ -6,14 +6,11 @@ import argparse
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable, Sequence
 
 from .interrupt import Interrupt
 from .lines import Lines
 from .report import Row, as_json, exit_code, table
-
-if TYPE_CHECKING:
-    from .stack_run import StackRun
 
 USAGE_ERROR = 2
 
@@ -98,7 +95,7 @@ def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> 
     return 130 if interrupt.requested.is_set() else exit_code(rows)
 
 
-def run_all(runs: list["StackRun"], parallel: int, interrupt: Interrupt) -> list[Row]:
+def run_all(runs: Sequence[Callable[[], Row]], parallel: int, interrupt: Interrupt) -> list[Row]:
     """At most `parallel` stacks at once; after Ctrl-C, queued stacks do not start and each
     engine started meanwhile gets its SIGINT too."""
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fleet") as pool:
