@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
     decommission_arguments(decommission_cmd)
     decommission_cmd.set_defaults(func=_decommission)
+
+    from .fleet import add_parser as add_fleet_parser
+
+    add_fleet_parser(commands)
     args = parser.parse_args(argv)
 
     from .stackfile import StackFileError

@@ -1,0 +1,10 @@
+"""`python -m components fleet preview|up`: every stack of this project, in parallel, one table.
+
+Through Pulumi's Automation API on this directory (a local workspace), so each stack runs the
+real engine exactly as `pulumi preview` / `pulumi up` would; `up` never runs a stack whose
+preview would delete or replace a protected (Multus) object, and the fleet never destroys.
+"""
+
+from .cli import add_parser
+
+__all__ = ["add_parser"]

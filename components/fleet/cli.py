@@ -1,0 +1,107 @@
+"""`fleet preview|up` arguments, the bounded worker pool, and the final table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .interrupt import Interrupt
+from .lines import Lines
+from .report import Row, as_json, exit_code, table
+
+USAGE_ERROR = 2
+
+
+def add_parser(commands) -> None:
+    fleet = commands.add_parser("fleet", help="preview or deploy many stacks of this project in parallel")
+    fleet.add_argument("action", choices=("preview", "up"))
+    which = fleet.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
+    which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
+    fleet.add_argument("--parallel", type=_positive, default=4, metavar="N", help="stacks at a time (default 4)")
+    fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
+    fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
+    fleet.add_argument("--progress-interval", type=float, default=2.0, metavar="SECONDS",
+                       help="at most one progress line per stack this often (default 2)")
+    fleet.set_defaults(func=command)
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty stack name")
+    return list(dict.fromkeys(names))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number of at least 1")
+    return int(text)
+
+
+def command(args: argparse.Namespace) -> int:
+    from pulumi import automation as auto
+
+    try:
+        return _command(args)
+    except KeyboardInterrupt:  # before any engine started, or at the prompt: nothing to cancel
+        return 130
+    except auto.CommandError as exc:  # listing the stacks failed: the backend's own words
+        from .stack_run import last_line
+
+        print(f"fleet: {last_line(exc)}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _command(args: argparse.Namespace) -> int:
+    from pulumi import automation as auto
+
+    from ..stackfile import ROOT
+
+    if args.action == "up" and not args.yes and not sys.stdin.isatty():
+        print("fleet up: --yes is needed without a terminal to confirm on", file=sys.stderr)
+        return USAGE_ERROR
+    workspace = auto.LocalWorkspace(work_dir=str(ROOT))
+    known = sorted(summary.name for summary in workspace.list_stacks())
+    names = known if args.all else args.stacks
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        print(f"fleet: no such stack in this project's backend: {', '.join(unknown)} (it has: {', '.join(known) or 'none'})",
+              file=sys.stderr)
+        return USAGE_ERROR
+    if not names:
+        print("fleet: this project has no stacks in the backend", file=sys.stderr)
+        return USAGE_ERROR
+    if args.action == "up" and not args.yes:
+        code = _run(args, workspace, names, "preview")
+        if code == 130 or input(f"Deploy these {len(names)} stacks? [y/N] ").strip().lower() not in ("y", "yes"):
+            return code or 1
+    return _run(args, workspace, names, args.action)
+
+
+def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> int:
+    from .stack_run import StackRun
+
+    lines = Lines(interval=args.progress_interval)
+    with Interrupt() as interrupt:
+        rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested) for name in names],
+                       args.parallel, interrupt)
+    sys.stdout.write(table(rows))
+    if args.summary_json:
+        args.summary_json.write_text(as_json(action, rows))
+    return 130 if interrupt.requested.is_set() else exit_code(rows)
+
+
+def run_all(runs: Sequence[Callable[[], Row]], parallel: int, interrupt: Interrupt) -> list[Row]:
+    """At most `parallel` stacks at once; after Ctrl-C, queued stacks do not start and each
+    engine started meanwhile gets its SIGINT too."""
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fleet") as pool:
+        futures = [pool.submit(run) for run in runs]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            interrupt.forward()
+    return [future.result() for future in futures]

@@ -1,0 +1,55 @@
+"""The fleet's result: one row per stack, as a text table for people and JSON for CI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..table import aligned
+from .progress import KINDS
+
+#: A row's status; only "succeeded" counts as success for the exit code.
+STATUSES = ("succeeded", "failed", "refused", "cancelled")
+
+
+@dataclass(frozen=True)
+class Row:
+    stack: str
+    status: str
+    changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    protected_untouched: bool = True
+    seconds: float = 0.0
+    error: str = ""
+
+
+def table(rows: Sequence[Row]) -> str:
+    header = ["STACK", "STATUS", *(kind.upper() for kind in KINDS), "PROTECTED-UNTOUCHED", "DURATION", "ERROR"]
+    body = [[row.stack, row.status, *(str(row.changes[kind]) for kind in KINDS),
+             "yes" if row.protected_untouched else "no", f"{row.seconds:.1f}s", row.error]
+            for row in sorted(rows, key=lambda row: row.stack)]
+    return "\n".join(aligned([header, *body])) + "\n"
+
+
+def as_json(command: str, rows: Sequence[Row]) -> str:
+    """Sorted keys, two-space indent, fixed separators: the same rows give the same bytes."""
+    document = {
+        "command": command,
+        "succeeded": all(row.status == "succeeded" for row in rows),
+        "stacks": [{
+            "stack": row.stack,
+            "status": row.status,
+            "changes": dict(row.changes),
+            "protectedUntouched": row.protected_untouched,
+            "durationSeconds": round(row.seconds, 1),
+            "error": row.error or None,
+        } for row in sorted(rows, key=lambda row: row.stack)],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def exit_code(rows: Sequence[Row]) -> int:
+    """0 only when every stack succeeded; 130 after Ctrl-C (as a shell reports SIGINT)."""
+    if any(row.status == "cancelled" for row in rows):
+        return 130
+    return 0 if all(row.status == "succeeded" for row in rows) else 1

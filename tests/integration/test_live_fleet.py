@@ -1,0 +1,180 @@
+"""`python -m components fleet` against two real control planes: stack a on the session's cluster,
+b on a second one, c with invalid config; one project copy and one file backend for all three.
+
+The tests build on each other in file order (preview, up, the protected refusal, Ctrl-C), as
+the fleet is used: one deployment per module keeps the suite lean.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, Stacks, start_cluster, stop_cluster
+
+BAD_NAME = "multus-cni:networks[0].name: 'Bad_Name' is not a valid Kubernetes name"
+
+
+@pytest.fixture(scope="module")
+def second_cluster(toolchain, tmp_path_factory):
+    name = f"fleet-{uuid.uuid4().hex[:6]}"
+    started = start_cluster(toolchain, tmp_path_factory.mktemp("kwok"), name)
+    try:
+        yield started
+    finally:
+        stop_cluster(started.env, name)
+
+
+@pytest.fixture(scope="module")
+def fleet(cluster, second_cluster, tmp_path_factory):
+    base = tmp_path_factory.mktemp("fleet")
+    stacks = Stacks(cluster, base)
+    try:
+        a, b, c = stacks("a"), stacks("b"), stacks("c")
+        a.set_config("kubernetes:kubeconfig", str(cluster.kubeconfig))
+        b.set_config("kubernetes:kubeconfig", str(second_cluster.kubeconfig))
+        c.set_config("kubernetes:kubeconfig", str(second_cluster.kubeconfig))
+        networks = yaml.safe_load((c.workdir / "Pulumi.c.yaml").read_text())["config"]["multus-cni:networks"]
+        networks[0]["name"] = "Bad_Name"
+        c.set_config("multus-cni:networks", networks)
+        # b's cluster is deleted with the module: only a (on the shared cluster) is decommissioned.
+        stacks.made.remove(b)
+        yield Fleet(stacks, base / "state")
+    finally:
+        stacks.close()
+
+
+class Fleet:
+    def __init__(self, stacks: Stacks, state: Path):
+        self.stacks, self.state = stacks, state
+        self.workdir = stacks.workdir
+        self.summary = stacks.workdir.parent / "summary.json"
+
+    def command(self, *args: str) -> list[str]:
+        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "fleet", *args,
+                "--summary-json", str(self.summary)]
+
+    def run(self, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+        started = time.monotonic()
+        done = subprocess.run(self.command(*args), cwd=self.workdir, env=self.stacks.env, capture_output=True,
+                              text=True, timeout=900)
+        print(f"fleet {' '.join(args)}: {time.monotonic() - started:.1f}s, exit {done.returncode}\n{done.stdout}")
+        return done, self.rows()
+
+    def rows(self) -> dict[str, dict]:
+        return {row["stack"]: row for row in json.loads(self.summary.read_text())["stacks"]}
+
+    def config(self, stack: str) -> dict:
+        return yaml.safe_load((self.workdir / f"Pulumi.{stack}.yaml").read_text())
+
+    def write_config(self, stack: str, document: dict) -> None:
+        (self.workdir / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def locks(self) -> list[Path]:
+        return [p for p in (self.state / ".pulumi" / "locks").rglob("*") if p.is_file()]
+
+    def state_of(self, stack: str) -> dict:
+        done = subprocess.run(["pulumi", "stack", "export", "--stack", stack], cwd=self.workdir, env=self.stacks.env,
+                              capture_output=True, text=True, check=True, timeout=120)
+        return json.loads(done.stdout)["deployment"]
+
+
+NO_CHANGES = {"create": 0, "update": 0, "replace": 0, "delete": 0}
+
+
+def test_preview_all_previews_a_and_b_and_fails_c_with_its_config_message(fleet):
+    done, rows = fleet.run("preview", "--all")
+    assert done.returncode == 1, done.stderr
+    assert sorted(rows) == ["a", "b", "c"]
+    for name in "ab":
+        assert rows[name]["status"] == "succeeded" and rows[name]["error"] is None
+        assert rows[name]["changes"] == {**NO_CHANGES, "create": 12}
+        assert f"[{name}] preview: done" in done.stderr
+    assert rows["c"]["status"] == "failed" and rows["c"]["error"].startswith(BAD_NAME)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout.splitlines()[3].split()[:2] == ["c", "failed"]  # the table, sorted by stack
+    assert fleet.locks() == []
+
+
+def test_up_all_deploys_a_and_b_each_to_its_cluster_and_c_fails(fleet, cluster, second_cluster):
+    done, rows = fleet.run("up", "--all", "--yes")
+    assert done.returncode == 1, done.stderr
+    assert {name: rows[name]["status"] for name in rows} == {"a": "succeeded", "b": "succeeded", "c": "failed"}
+    assert rows["a"]["changes"] == rows["b"]["changes"] == {**NO_CHANGES, "create": 12}
+    assert rows["c"]["error"].startswith(BAD_NAME)
+    for where in (cluster, second_cluster):
+        where.get("daemonset", "-n", "kube-system", "kube-multus-ds")
+        assert [n["metadata"]["name"] for n in where.get("network-attachment-definitions", "-A")["items"]] == ["macvlan-conf"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_up_refuses_a_stack_whose_preview_would_replace_multus_and_goes_on_with_the_others(fleet, cluster):
+    before = fleet.config("a")
+    moved = copy.deepcopy(before)
+    moved["config"]["multus-cni:multus"] = {"namespace": "multus-system"}  # every Multus object replaced
+    fleet.write_config("a", moved)
+    daemonset = cluster.get("daemonset", "-n", "kube-system", "kube-multus-ds")["metadata"]["uid"]
+    try:
+        done, rows = fleet.run("up", "--stacks", "a,b", "--yes")
+    finally:
+        fleet.write_config("a", before)
+    assert done.returncode == 1, done.stderr
+    assert rows["a"]["status"] == "refused"
+    assert rows["a"]["error"].startswith("not applied: its preview would delete or replace protected ")
+    assert "multus-daemonset" in rows["a"]["error"]
+    assert rows["a"]["protectedUntouched"] is True
+    assert rows["b"]["status"] == "succeeded" and rows["b"]["changes"] == NO_CHANGES  # a rerun changes nothing
+    assert cluster.get("daemonset", "-n", "kube-system", "kube-multus-ds")["metadata"]["uid"] == daemonset
+    assert cluster.kubectl("get", "namespace", "multus-system", check=False).returncode != 0
+
+
+def test_ctrl_c_cancels_every_running_update_and_leaves_no_lock(fleet):
+    for name in "ab":  # a second network and pod: an update with work to interrupt
+        document = fleet.config(name)
+        config = document["config"]
+        network = copy.deepcopy(config["multus-cni:networks"][0])
+        network.update(name="macvlan-two", config=network["config"].replace("192.168.1.", "192.168.2."))
+        workload = copy.deepcopy(config["multus-cni:workloads"][0])
+        workload.update(name="sample-two", networks="macvlan-two")
+        config["multus-cni:networks"].append(network)
+        config["multus-cni:workloads"].append(workload)
+        fleet.write_config(name, document)
+    process = subprocess.Popen(fleet.command("up", "--stacks", "a,b", "--yes", "--progress-interval", "0"),
+                               cwd=fleet.workdir, env=fleet.stacks.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    updating = threading.Event()
+
+    def read() -> None:
+        for line in process.stderr:
+            lines.append(line)
+            if " up: create " in line:
+                updating.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert updating.wait(600), "".join(lines)
+        process.send_signal(signal.SIGINT)
+        stdout = process.communicate(timeout=300)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(10)
+    print(stdout + "".join(lines))
+    assert process.returncode == 130, stdout + "".join(lines)
+    rows = fleet.rows()
+    assert "cancelled" in {rows["a"]["status"], rows["b"]["status"]}, rows
+    assert all(row["status"] in ("cancelled", "succeeded") for row in rows.values()), rows
+    assert fleet.locks() == []
+    for name in "ab":
+        assert not fleet.state_of(name).get("pending_operations"), name  # every operation ended cleanly
