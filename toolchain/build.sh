@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
-#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
+#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus yaml_host
 #                                   (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
@@ -108,6 +108,15 @@ build_multus() {  # the thin plugin (cmd/multus) and the thick flavor's cmd/mult
     -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
 }
 
+build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.mod pins (no replaces upstream)
+  local m=github.com/pulumi/pulumi-yaml
+  wrapper yaml-host
+  go get "$m/cmd/pulumi-language-yaml@$YAML_HOST_VERSION"
+  # upstream's Makefile: -X .../pkg/version.Version
+  go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=$YAML_HOST_VERSION" \
+    -o "$TC/bin/pulumi-language-yaml" "$m/cmd/pulumi-language-yaml"
+}
+
 # What each step builds, for the progress line and for "already on PATH at the pinned version".
 declare -A RECIPE=(
   [pulumi]="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
@@ -117,6 +126,7 @@ declare -A RECIPE=(
   [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   [kwok]="sigs.k8s.io/kwok@$KWOK_VERSION"
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
+  [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
 )
 
 step() {  # step NAME: build unless the stamp says this exact recipe is built, or PATH has it
@@ -144,7 +154,7 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider yaml_host)
   total=$(date +%s)
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"

@@ -19,6 +19,7 @@ parts_of() {
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
     multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
+    yaml_host) echo bin/pulumi-language-yaml ;;
   esac
 }
 present() { local f; for f in $(parts_of "$1"); do [ -e "$TC/$f" ] || return 1; done; }
