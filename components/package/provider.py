@@ -13,6 +13,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.errors import InputPropertiesError
 from pulumi.provider import ConstructResult, Provider
+from pulumi.resource import DependencyResource
 from pulumi.runtime.rpc import register_resource_module
 
 from ..config import ConfigError, Problem
@@ -49,7 +50,7 @@ class _References(pulumi.runtime.ResourceModule):
     def construct(self, name: str, typ: str, urn: str) -> pulumi.Resource:
         if typ == token("NetworkAttachment") and name in self.attachments:
             return self.attachments[name]
-        return pulumi.DependencyResource(urn)
+        return DependencyResource(urn)
 
 
 class MultusCniProvider(Provider):
@@ -65,7 +66,8 @@ class MultusCniProvider(Provider):
         try:
             component = self._build(name, resource_type, dict(inputs), options or pulumi.ResourceOptions())
         except ConfigError as error:
-            raise InputPropertiesError(str(error)) from None
+            # An empty (not absent) list: the SDK then sends the status the engine prints as is.
+            raise InputPropertiesError(str(error), []) from None
         outputs = output_attributes(component_of(resource_type))
         return ConstructResult(component.urn, {key: getattr(component, attribute) for key, (attribute, _) in outputs.items()})
 
@@ -87,7 +89,7 @@ class MultusCniProvider(Provider):
             if unknown:
                 raise ConfigError(unknown)
             return SampleWorkload(name, self._args(inputs, label), networks=attachments, opts=options)
-        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package")
+        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package", [])
 
     @staticmethod
     def _args(inputs: dict, label: str) -> dict:
