@@ -7,6 +7,7 @@ InputPropertiesError (the engine prints its message, with no traceback).
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Optional
 
@@ -53,13 +54,23 @@ class _References(pulumi.runtime.ResourceModule):
         return DependencyResource(urn)
 
 
+_REFERENCES = _References()
+
+
+@functools.cache
+def _register() -> None:
+    register_resource_module(PACKAGE, "index", _REFERENCES)
+
+
 class MultusCniProvider(Provider):
     """Serves Multus, NetworkAttachment and SampleWorkload to any Pulumi language."""
 
     def __init__(self, version: str) -> None:
         super().__init__(version, json.dumps(package_schema(version), sort_keys=True, separators=(",", ":")))
-        self.references = _References()
-        register_resource_module(PACKAGE, "index", self.references)
+        # The SDK keeps resource modules per process, as there is one provider per plugin process.
+        self.references = _REFERENCES
+        self.references.attachments = {}
+        _register()
 
     def construct(self, name: str, resource_type: str, inputs: pulumi.Inputs,
                   options: Optional[pulumi.ResourceOptions] = None) -> ConstructResult:
