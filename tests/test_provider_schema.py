@@ -193,3 +193,14 @@ def test_the_documented_yaml_examples_use_the_schema_and_pass_the_models(doc):
             assert set(spec.get("requiredInputs", [])) <= set(properties), name
             model = {MULTUS_T: MultusConfig, NAD_T: NetworkConfig, WORKLOAD_T: WorkloadConfig}[token]
             model.model_validate({k: v for k, v in properties.items() if k not in ("multus", "attachments")})
+
+
+def test_a_value_known_only_after_deployment_is_refused_by_its_path(run_components):
+    import pulumi
+
+    provider = MultusCniProvider("1.0.0")
+    late = {**MACVLAN, "master": pulumi.Output.from_input("eth0")}
+    with pytest.raises(InputPropertiesError) as caught:
+        run_components(lambda: provider.construct("late", NAD_T, {"name": "late", "config": late}))
+    assert caught.value.message.splitlines()[1:] == [
+        "  NetworkAttachment late.config.master: must be a value known before deployment, not another resource's output"]
