@@ -204,3 +204,10 @@ def test_a_value_known_only_after_deployment_is_refused_by_its_path(run_componen
         run_components(lambda: provider.construct("late", NAD_T, {"name": "late", "config": late}))
     assert caught.value.message.splitlines()[1:] == [
         "  NetworkAttachment late.config.master: must be a value known before deployment, not another resource's output"]
+
+
+def test_go_gets_the_container_types_a_list_of_components_needs():
+    lists_of_resources = [name for r in RESOURCES.values() for name, spec in r["inputProperties"].items()
+                          if spec.get("items", {}).get("$ref", "").startswith("#/resources/")]
+    assert lists_of_resources == ["attachments"]
+    assert SCHEMA["language"]["go"]["generateResourceContainerTypes"] is True

@@ -201,5 +201,8 @@ def package_schema(version: str) -> dict:
         "keywords": ["kubernetes", "multus", "cni", "category/network", "kind/component"],
         "resources": resources,
         "types": builder.types,
-        "language": {"python": {"respectSchemaVersion": True}, "nodejs": {"respectSchemaVersion": True}},
+        # Go: SampleWorkload's `attachments` is a list of resources, whose Go types (NetworkAttachmentArray)
+        # exist only with container types.
+        "language": {"python": {"respectSchemaVersion": True}, "nodejs": {"respectSchemaVersion": True},
+                     "go": {"respectSchemaVersion": True, "generateResourceContainerTypes": True}},
     }
