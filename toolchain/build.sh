@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
-#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus whereabouts
+#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
+#                                   whereabouts yaml_host
 #                                   (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
@@ -118,6 +119,15 @@ build_whereabouts() {  # the IPAM plugin (package main in cmd/), with the versio
     -o "$TC/bin/whereabouts" "$m/cmd"
 }
 
+build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.mod pins (no replaces upstream)
+  local m=github.com/pulumi/pulumi-yaml
+  wrapper yaml-host
+  go get "$m/cmd/pulumi-language-yaml@$YAML_HOST_VERSION"
+  # upstream's Makefile: -X .../pkg/version.Version
+  go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=$YAML_HOST_VERSION" \
+    -o "$TC/bin/pulumi-language-yaml" "$m/cmd/pulumi-language-yaml"
+}
+
 # What each step builds, for the progress line and for "already on PATH at the pinned version".
 declare -A RECIPE=(
   [pulumi]="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
@@ -128,6 +138,7 @@ declare -A RECIPE=(
   [kwok]="sigs.k8s.io/kwok@$KWOK_VERSION"
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
+  [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
 )
 
 step() {  # step NAME: build unless the stamp says this exact recipe is built, or PATH has it
@@ -155,7 +166,7 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider whereabouts)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider whereabouts yaml_host)
   total=$(date +%s)
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"

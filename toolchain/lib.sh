@@ -20,6 +20,7 @@ parts_of() {
     kwok) echo bin/kwok bin/kwokctl ;;
     multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
     whereabouts) echo bin/whereabouts ;;
+    yaml_host) echo bin/pulumi-language-yaml ;;
   esac
 }
 present() { local f; for f in $(parts_of "$1"); do [ -e "$TC/$f" ] || return 1; done; }

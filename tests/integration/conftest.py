@@ -214,3 +214,13 @@ def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
                            "--stack-file", str(stack_file)], cwd=workdir, capture_output=True, text=True,
                           check=True, timeout=300)
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def with_package(workdir: Path) -> Path:
+    """The component package's plugin (provider/) in a project copy, its virtualenv the
+    checkout's installed one (its requirements are the project's): programs in any language
+    add it by path. Returns the plugin directory."""
+    plugin = workdir / "provider"
+    shutil.copytree(ROOT / "provider", plugin, ignore=shutil.ignore_patterns("__pycache__", "venv", "*.pyc"))
+    (plugin / "venv").symlink_to(ROOT / ".venv")
+    return plugin
