@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
-#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
+#   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus yaml_host
 #                                   node nodejs_host (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
@@ -108,6 +108,15 @@ build_multus() {  # the thin plugin (cmd/multus) and the thick flavor's cmd/mult
     -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
 }
 
+build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.mod pins (no replaces upstream)
+  local m=github.com/pulumi/pulumi-yaml
+  wrapper yaml-host
+  go get "$m/cmd/pulumi-language-yaml@$YAML_HOST_VERSION"
+  # upstream's Makefile: -X .../pkg/version.Version
+  go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=$YAML_HOST_VERSION" \
+    -o "$TC/bin/pulumi-language-yaml" "$m/cmd/pulumi-language-yaml"
+}
+
 build_node() {  # Node.js and npm from their npm packages (bin/node as the official release ships it);
   # any npm fetches them once (apt's npm on Debian 12), then this one serves the TypeScript programs.
   local arch dir="$TC/node" tmp npm tool
@@ -152,6 +161,7 @@ declare -A RECIPE=(
   [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   [kwok]="sigs.k8s.io/kwok@$KWOK_VERSION"
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
+  [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
   [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/nodejs_host.py)"
   [node]="node-linux-$(uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
 )
@@ -183,7 +193,7 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider node nodejs_host)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider yaml_host node nodejs_host)
   total=$(date +%s)
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"

@@ -19,6 +19,7 @@ parts_of() {
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
     multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
+    yaml_host) echo bin/pulumi-language-yaml ;;
     nodejs_host) echo bin/pulumi-language-nodejs bin/pulumi-nodejs-codegen lib/nodejs_host.py lib/langhost.py ;;
     node) echo bin/node bin/npm bin/npx node/bin/node node/lib/node_modules/npm/bin/npm-cli.js ;;
   esac

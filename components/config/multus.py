@@ -68,7 +68,10 @@ class ImageConfig(Model):
 
 
 class DaemonSetConfig(Model):
+    """The thin DaemonSet's container arguments (the Tanzu values file's daemonset.args)."""
+
     args: Optional[tuple[str, ...]] = None
+    """The thin plugin's arguments; unset: upstream's."""
 
     @field_validator("args")
     @classmethod
@@ -106,11 +109,16 @@ _V3_MINOR = re.compile(r"v3\.(\d+)(?:[.-].*)?")
 
 class MultusConfig(Model):
     namespace: DnsLabel = "kube-system"
+    """Where the Multus DaemonSet, its ServiceAccount and ConfigMap go."""
     image: ImageConfig = ImageConfig()
+    """The Multus image; without a tag, the release this version installs (thin or -thick)."""
     daemonset: DaemonSetConfig = DaemonSetConfig()
     mode: Literal["manifest", "tanzu-package"] = "manifest"
+    """`manifest`: upstream's DaemonSet manifest; `tanzu-package`: a kapp-controller PackageInstall, as `tanzu package install` does."""
     flavor: Literal["thin", "thick"] = "thin"
+    """`thin`: the multus binary on each node; `thick`: the multus-daemon per node and the multus-shim."""
     package: PackageConfig = PackageConfig()
+    """The Tanzu package to install in `tanzu-package` mode."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "MultusConfig":

@@ -72,11 +72,15 @@ def structure_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
 
 class NetworkConfig(Named, Model):
     name: DnsLabel
+    """The NetworkAttachmentDefinition's name, which pods select."""
     namespace: DnsLabel = "default"
+    """The NAD's namespace: Multus finds an unqualified selection in the pod's namespace."""
     config: dict[str, Any]
+    """The CNI configuration (one plugin, or a conflist with plugins), as an object or as the JSON text of a NAD's spec.config."""
     annotations: dict[str, str] = Field(default_factory=dict)
-    #: Allow plugin and IPAM types outside the catalog (their settings are passed unchecked).
+    """Annotations of the NAD (k8s.v1.cni.cncf.io/resourceName for device plugins)."""
     raw: bool = False
+    """Allow plugin and IPAM types outside the catalog (their settings are passed unchecked)."""
 
     _summary: Summary = PrivateAttr(default_factory=Summary)
     _catalog_warnings: list = PrivateAttr(default_factory=list)

@@ -63,10 +63,15 @@ class NetworkSelection(Model):
     """One entry of the `k8s.v1.cni.cncf.io/networks` annotation."""
 
     name: DnsLabel
+    """The NAD's name."""
     namespace: Optional[DnsLabel] = None
+    """The NAD's namespace; unset: the pod's."""
     interface: Optional[IfName] = None
+    """The interface name in the pod (Multus names them net1, net2 ... otherwise)."""
     ips: Optional[tuple[RequestedAddress, ...]] = None
+    """Static addresses to request (needs the ips capability, e.g. static IPAM)."""
     mac: Optional[MAC] = None
+    """A MAC address to request (needs the mac capability, e.g. tuning)."""
     default_route: Optional[tuple[IP, ...]] = Field(None, alias="default-route")
     cni_args: Optional[dict[str, Any]] = Field(None, alias="cni-args")
     portMappings: Optional[tuple[PortMapping, ...]] = None
@@ -96,13 +101,20 @@ class NetworkSelection(Model):
 
 class WorkloadConfig(Named, Model):
     name: DnsLabel = "sample-pod"
+    """The Pod's (or Deployment's) name."""
     namespace: DnsLabel = "default"
     kind: Literal["Pod", "Deployment"] = "Pod"
+    """A single Pod, as the guide's sample-pod, or a Deployment of `replicas` pods."""
     replicas: int = Field(1, ge=1, le=2**31 - 1)  # a Deployment's spec.replicas is an int32
+    """A Deployment's replicas (a Pod is one)."""
     networks: tuple[NetworkSelection, ...] = Field(min_length=1)
+    """The k8s.v1.cni.cncf.io/networks annotation, one selection per network (a stack file may also use the comma form `net-a,ns/net-b@eth2`)."""
     defaultNetwork: Optional[str] = None
+    """A NAD (`name` or `namespace/name`) replacing the pod's cluster network (v1.multus-cni.io/default-network)."""
     image: Annotated[str, AfterValidator(_image)] = Field(DEFAULT_IMAGE, min_length=1)
+    """The container image, pinned (a moving tag is a warning)."""
     command: tuple[str, ...] = GUIDE_COMMAND
+    """The container command; by default the guide's sleep."""
 
     @field_validator("networks", mode="before")
     @classmethod

@@ -14,7 +14,8 @@ _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # used with fullm
 class Model(BaseModel):
     """Frozen, alias-aware, and strict about keys (a typo must never be silently ignored)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    # Attribute docstrings become field descriptions: the package schema's (components/package).
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid", use_attribute_docstrings=True)
 
     @classmethod
     def known_keys(cls) -> frozenset[str]:

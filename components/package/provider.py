@@ -1,0 +1,100 @@
+"""The component provider: the engine's Construct calls build the same Python components the
+program builds, so a TypeScript, Go or YAML user gets the same objects and the same validation.
+
+A bad configuration fails the call with the components' own `<path>: <problem>` lines, as an
+InputPropertiesError (the engine prints its message, with no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+from pulumi.errors import InputPropertiesError
+from pulumi.provider import ConstructResult, Provider
+from pulumi.runtime.rpc import register_resource_module
+
+from ..config import ConfigError, Problem
+from ..core.errors import join_path
+from ..multus import Multus
+from ..network_attachment import NetworkAttachment
+from ..sample_workload import SampleWorkload
+from .schema import PACKAGE, component_of, output_attributes, package_schema, token
+
+
+def whole_numbers(value: Any) -> Any:
+    """The wire carries every number as a double (google.protobuf.Value): give whole ones back as
+    ints, or a CNI config's `mtu: 1500` would reach the NAD as 1500.0, which Go's int fields refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+class _References(pulumi.runtime.ResourceModule):
+    """Resource references to this package's components, as Construct inputs: the
+    NetworkAttachments built in this process are handed back as themselves (a workload needs
+    their configs); anything else as a dependency on its URN."""
+
+    def __init__(self) -> None:
+        self.attachments: dict[str, NetworkAttachment] = {}
+
+    def version(self) -> Optional[str]:
+        return None
+
+    def construct(self, name: str, typ: str, urn: str) -> pulumi.Resource:
+        if typ == token("NetworkAttachment") and name in self.attachments:
+            return self.attachments[name]
+        return pulumi.DependencyResource(urn)
+
+
+class MultusCniProvider(Provider):
+    """Serves Multus, NetworkAttachment and SampleWorkload to any Pulumi language."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(version, json.dumps(package_schema(version), sort_keys=True, separators=(",", ":")))
+        self.references = _References()
+        register_resource_module(PACKAGE, "index", self.references)
+
+    def construct(self, name: str, resource_type: str, inputs: pulumi.Inputs,
+                  options: Optional[pulumi.ResourceOptions] = None) -> ConstructResult:
+        try:
+            component = self._build(name, resource_type, dict(inputs), options or pulumi.ResourceOptions())
+        except ConfigError as error:
+            raise InputPropertiesError(str(error)) from None
+        outputs = output_attributes(component_of(resource_type))
+        return ConstructResult(component.urn, {key: getattr(component, attribute) for key, (attribute, _) in outputs.items()})
+
+    def _build(self, name: str, resource_type: str, inputs: dict, options: pulumi.ResourceOptions) -> pulumi.ComponentResource:
+        if resource_type == token("Multus"):
+            # Multus is never deleted (multus-cni#461): protected whatever the caller's options say.
+            return Multus(name, self._args(inputs, f"Multus {name}"), opts=pulumi.ResourceOptions.merge(
+                options, pulumi.ResourceOptions(protect=True)))
+        if resource_type == token("NetworkAttachment"):
+            multus = inputs.pop("multus", None)
+            attachment = NetworkAttachment(name, self._args(inputs, f"NetworkAttachment {name}"), multus=multus, opts=options)
+            self.references.attachments[name] = attachment
+            return attachment
+        if resource_type == token("SampleWorkload"):
+            label = f"SampleWorkload {name}"
+            attachments = inputs.pop("attachments", None) or []
+            unknown = [Problem(join_path(label, ("attachments", i)), "must be a NetworkAttachment created in this program")
+                       for i, a in enumerate(attachments) if not isinstance(a, NetworkAttachment)]
+            if unknown:
+                raise ConfigError(unknown)
+            return SampleWorkload(name, self._args(inputs, label), networks=attachments, opts=options)
+        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package")
+
+    @staticmethod
+    def _args(inputs: dict, label: str) -> dict:
+        """The plain arguments the model validates; a value known only after deployment (an
+        output of another resource) cannot be checked before it, so it is refused by path."""
+        late = [Problem(join_path(label, (key,)), "must be a value known before deployment, not another resource's output")
+                for key, value in inputs.items() if isinstance(value, pulumi.Output)]
+        if late:
+            raise ConfigError(late)
+        return whole_numbers({k: v for k, v in inputs.items() if v is not None})
