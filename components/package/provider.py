@@ -7,12 +7,14 @@ InputPropertiesError (the engine prints its message, with no traceback).
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Optional
 
 import pulumi
 from pulumi.errors import InputPropertiesError
 from pulumi.provider import ConstructResult, Provider
+from pulumi.resource import DependencyResource
 from pulumi.runtime.rpc import register_resource_module
 
 from ..config import ConfigError, Problem
@@ -49,7 +51,15 @@ class _References(pulumi.runtime.ResourceModule):
     def construct(self, name: str, typ: str, urn: str) -> pulumi.Resource:
         if typ == token("NetworkAttachment") and name in self.attachments:
             return self.attachments[name]
-        return pulumi.DependencyResource(urn)
+        return DependencyResource(urn)
+
+
+_REFERENCES = _References()
+
+
+@functools.cache
+def _register() -> None:
+    register_resource_module(PACKAGE, "index", _REFERENCES)
 
 
 class MultusCniProvider(Provider):
@@ -57,15 +67,18 @@ class MultusCniProvider(Provider):
 
     def __init__(self, version: str) -> None:
         super().__init__(version, json.dumps(package_schema(version), sort_keys=True, separators=(",", ":")))
-        self.references = _References()
-        register_resource_module(PACKAGE, "index", self.references)
+        # The SDK keeps resource modules per process, as there is one provider per plugin process.
+        self.references = _REFERENCES
+        self.references.attachments = {}
+        _register()
 
     def construct(self, name: str, resource_type: str, inputs: pulumi.Inputs,
                   options: Optional[pulumi.ResourceOptions] = None) -> ConstructResult:
         try:
             component = self._build(name, resource_type, dict(inputs), options or pulumi.ResourceOptions())
         except ConfigError as error:
-            raise InputPropertiesError(str(error)) from None
+            # An empty (not absent) list: the SDK then sends the status the engine prints as is.
+            raise InputPropertiesError(str(error), []) from None
         outputs = output_attributes(component_of(resource_type))
         return ConstructResult(component.urn, {key: getattr(component, attribute) for key, (attribute, _) in outputs.items()})
 
@@ -87,7 +100,7 @@ class MultusCniProvider(Provider):
             if unknown:
                 raise ConfigError(unknown)
             return SampleWorkload(name, self._args(inputs, label), networks=attachments, opts=options)
-        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package")
+        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package", [])
 
     @staticmethod
     def _args(inputs: dict, label: str) -> dict:
