@@ -37,19 +37,8 @@ process.exit(Number(process.argv.at(-1)) || 0);
 
 
 def start_host(**env: str):
-    return subprocess.Popen([sys.executable, str(ROOT / "toolchain" / "nodejs_host.py")], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PATH": PATH, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9", **env})
-
-
-@pytest.fixture
-def host_env(tmp_path):
-    """Extra environment for the host (set before `host` starts it)."""
-    return {}
-
-
-@pytest.fixture
-def host(host_env):
-    process = start_host(**host_env)
+    process = subprocess.Popen([sys.executable, str(ROOT / "toolchain" / "nodejs_host.py")], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "PATH": PATH, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9", **env})
     try:
         port = int(process.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -57,6 +46,24 @@ def host(host_env):
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def host():
+    yield from start_host()
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    """The file the recording runner writes."""
+    return tmp_path_factory.mktemp("runner") / "record.json"
+
+
+@pytest.fixture(scope="module")
+def recording_host(runner):
+    """A host whose Run starts the recording runner instead of @pulumi/pulumi's."""
+    (runner.parent / "runner.js").write_text(RECORDING_RUNNER)
+    yield from start_host(PULUMI_LANGUAGE_NODEJS_RUN_PATH=str(runner.parent / "runner.js"), RECORD=str(runner))
 
 
 def info(directory: Path, **options) -> language_pb2.ProgramInfo:
@@ -111,17 +118,10 @@ def run_request(directory: Path, args=("extra",), **options) -> language_pb2.Run
         args=list(args), info=info(directory, **options))
 
 
-@pytest.fixture
-def runner(tmp_path, host_env):
-    (tmp_path / "runner.js").write_text(RECORDING_RUNNER)
-    host_env.update(PULUMI_LANGUAGE_NODEJS_RUN_PATH=str(tmp_path / "runner.js"), RECORD=str(tmp_path / "record.json"))
-    return tmp_path / "record.json"
-
-
 @needs_node
-def test_run_starts_the_sdk_runner_with_the_engines_arguments(runner, host, tmp_path):
-    host.Handshake(language_pb2.LanguageHandshakeRequest(engine_address="127.0.0.1:2222"))
-    response = host.Run(run_request(tmp_path, tsconfig="tsconfig.ci.json"))
+def test_run_starts_the_sdk_runner_with_the_engines_arguments(runner, recording_host, tmp_path):
+    recording_host.Handshake(language_pb2.LanguageHandshakeRequest(engine_address="127.0.0.1:2222"))
+    response = recording_host.Run(run_request(tmp_path, tsconfig="tsconfig.ci.json"))
     assert response.error == "" and not response.bail
     record = json.loads(runner.read_text())
     assert record["argv"] == [
@@ -136,8 +136,8 @@ def test_run_starts_the_sdk_runner_with_the_engines_arguments(runner, host, tmp_
 @needs_node
 @pytest.mark.parametrize(("code", "bail", "error"), [
     ("32", True, ""), ("3", False, "program exited with non-zero exit code: 3")])
-def test_a_failing_program_bails_or_reports_its_exit_code(runner, host, tmp_path, code, bail, error):
-    response = host.Run(run_request(tmp_path, args=[code], typescript=False))
+def test_a_failing_program_bails_or_reports_its_exit_code(runner, recording_host, tmp_path, code, bail, error):
+    response = recording_host.Run(run_request(tmp_path, args=[code], typescript=False))
     assert (response.bail, response.error) == (bail, error)
     assert json.loads(runner.read_text())["env"]["typescript"] is None
 

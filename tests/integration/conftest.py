@@ -214,3 +214,15 @@ def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
                            "--stack-file", str(stack_file)], cwd=workdir, capture_output=True, text=True,
                           check=True, timeout=300)
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def link_component_package(workdir: Path) -> Path:
+    """The component package (provider/) in a project copy, its plugin virtualenv linked to the
+    installed .venv (its requirements are the project's): `pulumi package add ../../provider` from
+    an example directory finds it there."""
+    package = workdir / "provider"
+    if not package.exists():
+        shutil.copytree(ROOT / "provider", package, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    if not (package / "venv").exists():
+        (package / "venv").symlink_to(ROOT / ".venv")
+    return package
