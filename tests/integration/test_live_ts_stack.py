@@ -65,13 +65,14 @@ def test_package_add_generates_a_typed_sdk_and_links_it(added, project, module_s
     assert json.loads((project / "package.json").read_text())["dependencies"][PACKAGE_NAME] == "file:sdks/multus-cni"
     assert yaml.safe_load((project / "Pulumi.yaml").read_text())["packages"] == {"multus-cni": "../../provider"}
     assert said(added, f'import * as multusCni from "{PACKAGE_NAME}";')
-    # Typed: the example compiles against the SDK, and a wrong argument type does not.
-    assert tsc(project, module_stacks.env, "index.ts").returncode == 0
+    # Typed: the example compiles against the SDK, and a wrong argument type does not (one tsc run).
     (project / "wrong.ts").write_text(
         f'import * as m from "{PACKAGE_NAME}";\nnew m.NetworkAttachment("x", {{ name: 7, config: {{}} }});\n')
-    wrong = tsc(project, module_stacks.env, "wrong.ts")
+    checked = tsc(project, module_stacks.env, "index.ts", "wrong.ts")
     (project / "wrong.ts").unlink()
-    assert wrong.returncode != 0 and "wrong.ts(2," in wrong.stdout and "'number' is not assignable" in wrong.stdout
+    errors = [line for line in checked.stdout.splitlines() if ": error TS" in line]
+    assert checked.returncode != 0 and len(errors) == 1, checked.stdout
+    assert errors[0].startswith("wrong.ts(2,") and "'number' is not assignable to type 'Input<string>'" in errors[0]
 
 
 def test_up_deploys_multus_the_guides_network_and_its_pod(stack, cluster):
