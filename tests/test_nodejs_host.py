@@ -19,7 +19,8 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
 from conftest import ROOT
 
-TOOLCHAIN_BIN = Path(os.environ.get("MULTUS_TOOLCHAIN_DIR", Path.home() / ".cache/multus-cni/toolchain")) / "bin"
+TOOLCHAIN_BIN = Path(subprocess.run(["bash", "-c", ". toolchain/lib.sh && echo $TC"], cwd=ROOT, capture_output=True,
+                                    text=True, check=True).stdout.strip()) / "bin"
 # The toolchain's node and codegen first, when built (the host looks them up on PATH).
 PATH = f"{TOOLCHAIN_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 NODE = shutil.which("node", path=PATH)
