@@ -35,6 +35,11 @@ def program_options(info: language_pb2.ProgramInfo) -> dict:
     return json_format.MessageToDict(info.options) if info.HasField("options") else {}
 
 
+def plugin_version(version: str) -> str:
+    """A plugin version as the engine wants it, `v`-prefixed (Go hosts: the same rule)."""
+    return version if version.startswith("v") else f"v{version}"
+
+
 def run_response(code: int) -> language_pb2.RunResponse:
     """What a program's exit code tells the engine (Go hosts: the same three cases)."""
     if code == 0:

@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-from langhost import LanguageHost, program_options, run_response, serve, spawn
+from langhost import LanguageHost, plugin_version, program_options, run_response, serve, spawn
 
 # Packages that ship no resource plugin of their own (Go host: packagesWithoutPlugins).
 NOT_PLUGINS = {"pulumi", "pulumi-policy"}
@@ -93,10 +93,9 @@ def package_dependency(package: dict) -> plugin_pb2.PackageDependency | None:
     plugin = package.get("plugin")
     if package["name"] in NOT_PLUGINS or not plugin or not plugin.get("resource"):
         return None
-    version = plugin.get("version") or package["version"]
     return plugin_pb2.PackageDependency(
         name=plugin.get("name") or package["name"].removeprefix("pulumi-"), kind="resource",
-        version=version if version.startswith("v") else f"v{version}", server=plugin.get("server", ""))
+        version=plugin_version(plugin.get("version") or package["version"]), server=plugin.get("server", ""))
 
 
 class PythonLanguageHost(LanguageHost):

@@ -34,7 +34,7 @@ import grpc
 from google.protobuf import json_format
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-from langhost import LanguageHost, program_options, run_response, serve, spawn
+from langhost import LanguageHost, plugin_version, program_options, run_response, serve, spawn
 
 RUN_MODULE = "@pulumi/pulumi/cmd/run"
 # How the Go host finds a module: node's own resolution, from the program's directory.
@@ -99,7 +99,7 @@ def package_dependency(manifest: dict) -> plugin_pb2.PackageDependency | None:
     if not version:
         raise ValueError(f"{manifest.get('name')!r} has no version")
     dep = plugin_pb2.PackageDependency(name=name, kind="resource", server=section.get("server", ""),
-                                       version=version if version.startswith("v") else f"v{version}")
+                                       version=plugin_version(version))
     if (param := section.get("parameterization")) is not None:
         dep.parameterization.CopyFrom(json_format.ParseDict(param, plugin_pb2.PackageParameterization()))
     return dep
