@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -27,13 +30,14 @@ NODE = shutil.which("node", path=PATH)
 CODEGEN = shutil.which("pulumi-nodejs-codegen", path=PATH)
 needs_node = pytest.mark.skipif(NODE is None, reason="no node on PATH (bash toolchain/build.sh node)")
 
-# A runner that writes what it was started with, then exits with the code its last argument names.
+# A runner that writes what it was started with, then exits with the code its last argument names
+# (or, for `wait`, runs until it is interrupted).
 RECORDING_RUNNER = """
 const fs = require("fs");
 fs.writeFileSync(process.env.RECORD, JSON.stringify({argv: process.argv.slice(2), env: {
   config: process.env.PULUMI_CONFIG, secrets: process.env.PULUMI_CONFIG_SECRET_KEYS,
   typescript: process.env.PULUMI_NODEJS_TYPESCRIPT ?? null, tsconfig: process.env.PULUMI_NODEJS_TSCONFIG_PATH ?? null}}));
-process.exit(Number(process.argv.at(-1)) || 0);
+if (process.argv.at(-1) === "wait") { setInterval(() => {}, 1000); } else { process.exit(Number(process.argv.at(-1)) || 0); }
 """
 
 
@@ -141,6 +145,19 @@ def test_a_failing_program_bails_or_reports_its_exit_code(runner, recording_host
     response = recording_host.Run(run_request(tmp_path, args=[code], typescript=False))
     assert (response.bail, response.error) == (bail, error)
     assert json.loads(runner.read_text())["env"]["typescript"] is None
+
+
+@needs_node
+def test_cancel_interrupts_the_running_program(runner, recording_host, tmp_path):
+    runner.unlink(missing_ok=True)
+    with futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(recording_host.Run, run_request(tmp_path, args=["wait"]), timeout=30)
+        deadline = time.monotonic() + 30
+        while not runner.exists() and time.monotonic() < deadline:  # the runner has started
+            time.sleep(0.05)
+        recording_host.Cancel(empty_pb2.Empty())
+        response = running.result(timeout=30)
+    assert response.error == f"program exited with non-zero exit code: {-signal.SIGINT}"
 
 
 @needs_node
