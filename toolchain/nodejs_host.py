@@ -206,8 +206,8 @@ class NodejsLanguageHost(LanguageHost):
                                  capture_output=True, text=True)
         if located.returncode:
             return language_pb2.RunResponse(error=located.stderr.strip())
-        # The engine's monitor directly: upstream's host puts a forwarding proxy in between, and a
-        # file channel for the SDK's deprecated synchronous invokes (--sync), which this host has not.
+        # The engine's monitor directly: upstream's host puts a proxy in between that forwards every
+        # call untouched, and a --sync file channel that nothing in @pulumi/pulumi 3.260.0 reads.
         args = [node, *shlex.split(options.nodeargs), located.stdout.strip()]
         for flag, value in (("monitor", request.monitor_address), ("engine", self.engine_address),
                             ("organization", request.organization), ("project", request.project),
