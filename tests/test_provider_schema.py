@@ -41,11 +41,11 @@ def test_every_model_field_is_an_input_required_exactly_when_the_model_requires_
     fields = {f.alias or name: f for name, f in model.model_fields.items()}
     inputs = RESOURCES[token]["inputProperties"]
     assert set(fields) <= set(inputs)
-    assert RESOURCES[token]["requiredInputs"] == sorted(k for k, f in fields.items() if f.is_required())
+    assert RESOURCES[token].get("requiredInputs", []) == sorted(k for k, f in fields.items() if f.is_required())
 
 
 def test_required_inputs_are_the_ones_a_user_must_write():
-    assert RESOURCES[MULTUS_T]["requiredInputs"] == []
+    assert "requiredInputs" not in RESOURCES[MULTUS_T]
     assert RESOURCES[NAD_T]["requiredInputs"] == ["config", "name"]
     assert RESOURCES[WORKLOAD_T]["requiredInputs"] == ["networks"]
     assert TYPES["multus-cni:index:NetworkSelection"]["required"] == ["name"]
@@ -99,7 +99,7 @@ def test_outputs_are_documented_and_typed():
     assert sorted(outputs[NAD_T]) == ["nadName", "nadNamespace"]
     assert outputs[WORKLOAD_T]["networkStatus"]["$ref"] == "pulumi.json#/Any"
     assert RESOURCES[MULTUS_T]["required"] == ["crdName", "daemonsetName", "namespace"]
-    assert RESOURCES[WORKLOAD_T]["required"] == []  # null until Multus writes it
+    assert "required" not in RESOURCES[WORKLOAD_T]  # null until Multus writes it
     assert all(spec["description"] for o in outputs.values() for spec in o.values())
 
 
@@ -171,3 +171,36 @@ def test_a_workload_refuses_attachments_it_cannot_check(run_components):
     with pytest.raises(InputPropertiesError) as caught:
         run_components(lambda: provider.construct("w", WORKLOAD_T, {"networks": [{"name": "n"}], "attachments": [stranger]}))
     assert "SampleWorkload w.attachments[0]: must be a NetworkAttachment created in this program" in caught.value.message
+
+
+def _yaml_blocks(path) -> list[dict]:
+    import yaml
+
+    text = path.read_text()
+    return [yaml.safe_load(block.split("```", 1)[0]) for block in text.split("```yaml\n")[1:]]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/package.md"])
+def test_the_documented_yaml_examples_use_the_schema_and_pass_the_models(doc):
+    programs = [b for b in _yaml_blocks(ROOT / doc) if isinstance(b, dict) and "resources" in b]
+    assert programs
+    for program in programs:
+        for name, resource in program["resources"].items():
+            token = resource["type"].replace("multus-cni:", "multus-cni:index:")
+            spec = RESOURCES[token]
+            properties = resource.get("properties", {})
+            assert set(properties) <= set(spec["inputProperties"]), name
+            assert set(spec.get("requiredInputs", [])) <= set(properties), name
+            model = {MULTUS_T: MultusConfig, NAD_T: NetworkConfig, WORKLOAD_T: WorkloadConfig}[token]
+            model.model_validate({k: v for k, v in properties.items() if k not in ("multus", "attachments")})
+
+
+def test_a_value_known_only_after_deployment_is_refused_by_its_path(run_components):
+    import pulumi
+
+    provider = MultusCniProvider("1.0.0")
+    late = {**MACVLAN, "master": pulumi.Output.from_input("eth0")}
+    with pytest.raises(InputPropertiesError) as caught:
+        run_components(lambda: provider.construct("late", NAD_T, {"name": "late", "config": late}))
+    assert caught.value.message.splitlines()[1:] == [
+        "  NetworkAttachment late.config.master: must be a value known before deployment, not another resource's output"]

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.errors import InputPropertiesError
+from pulumi.output import Unknown
 from pulumi.provider import ConstructResult, Provider
 from pulumi.resource import DependencyResource
 from pulumi.runtime.rpc import register_resource_module
@@ -106,8 +107,19 @@ class MultusCniProvider(Provider):
     def _args(inputs: dict, label: str) -> dict:
         """The plain arguments the model validates; a value known only after deployment (an
         output of another resource) cannot be checked before it, so it is refused by path."""
-        late = [Problem(join_path(label, (key,)), "must be a value known before deployment, not another resource's output")
-                for key, value in inputs.items() if isinstance(value, pulumi.Output)]
+        late = [Problem(join_path(label, loc), "must be a value known before deployment, not another resource's output")
+                for loc in _late(inputs)]
         if late:
             raise ConfigError(late)
         return whole_numbers({k: v for k, v in inputs.items() if v is not None})
+
+
+def _late(value: Any, loc: tuple = ()) -> list[tuple]:
+    """Where `value` holds an Output (or a preview's unknown)."""
+    if isinstance(value, (pulumi.Output, Unknown)):
+        return [loc]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _late(item, (*loc, key))]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _late(item, (*loc, index))]
+    return []

@@ -184,13 +184,14 @@ def package_schema(version: str) -> dict:
             ref = {"$ref": f"#/resources/{target}"}
             inputs[key] = {**({"type": "array", "items": ref} if many else ref), "description": description}
         outputs = output_properties(component)
-        resources[token(component.cls.__name__)] = {
+        required_outputs = sorted(k for k, spec in outputs.items() if spec.get("$ref") != ANY["$ref"])
+        resources[token(component.cls.__name__)] = {  # no empty lists: the CLI's own form of a schema
             "isComponent": True,
             "description": own_doc(sys.modules[component.cls.__module__]) or "",
             "inputProperties": inputs,
-            "requiredInputs": required,
+            **({"requiredInputs": required} if required else {}),
             "properties": outputs,
-            "required": sorted(k for k, spec in outputs.items() if spec.get("$ref") != ANY["$ref"]),
+            **({"required": required_outputs} if required_outputs else {}),
         }
     return {
         "name": PACKAGE,

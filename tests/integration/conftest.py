@@ -216,13 +216,11 @@ def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
-def link_component_package(workdir: Path) -> Path:
-    """The component package (provider/) in a project copy, its plugin virtualenv linked to the
-    installed .venv (its requirements are the project's): `pulumi package add ../../provider` from
-    an example directory finds it there."""
-    package = workdir / "provider"
-    if not package.exists():
-        shutil.copytree(ROOT / "provider", package, ignore=shutil.ignore_patterns("venv", "__pycache__"))
-    if not (package / "venv").exists():
-        (package / "venv").symlink_to(ROOT / ".venv")
-    return package
+def with_package(workdir: Path) -> Path:
+    """The component package's plugin (provider/) in a project copy, its virtualenv the
+    checkout's installed one (its requirements are the project's): programs in any language
+    add it by path. Returns the plugin directory."""
+    plugin = workdir / "provider"
+    shutil.copytree(ROOT / "provider", plugin, ignore=shutil.ignore_patterns("__pycache__", "venv", "*.pyc"))
+    (plugin / "venv").symlink_to(ROOT / ".venv")
+    return plugin

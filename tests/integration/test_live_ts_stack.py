@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import Stack, _bash, link_component_package, said
+from .conftest import Stack, _bash, said, with_package
 
 PACKAGE_NAME = "@pulumi/multus-cni"
 
@@ -35,7 +35,7 @@ def ts_parts(toolchain):
 
 @pytest.fixture(scope="module")
 def project(ts_parts, module_stacks) -> Path:
-    link_component_package(module_stacks.workdir)
+    with_package(module_stacks.workdir)
     return module_stacks.workdir / "examples" / "ts-stack"
 
 
