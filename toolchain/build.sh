@@ -137,6 +137,7 @@ build_node() {  # Node.js and npm from their npm packages (bin/node as the offic
 
 build_nodejs_host() {  # no Go module serves the Node.js language host: see toolchain/nodejs_host.py. Its
   # code generation is Pulumi's own (pkg/v3/codegen/nodejs at the CLI's version), in toolchain/nodejs_codegen.
+  [ -x "$TC/python-host/bin/python" ] || { echo "the host runs in the python_host part's virtualenv: build python_host first"; return 1; }
   wrapper nodejs-codegen
   go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
   cp "$here/nodejs_codegen/main.go" .
