@@ -2,8 +2,7 @@
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
 #   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
-#                                   whereabouts yaml_host
-#                                   (default: all)
+#                                   whereabouts yaml_host node nodejs_host (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +42,7 @@ build_python_host() {  # no Go module serves the Python language host: see toolc
   go mod download "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   sdk=$(moddir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
   # The exec script the Go host runs programs with, from the SDK at the same version.
-  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/language_host.py" "$TC/lib/"
+  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/language_host.py" "$here/langhost.py" "$TC/lib/"
   printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s exec "%s" -u "%s" "$@"\n' \
     "$PULUMI_VERSION" "$venv/bin/python" "$TC/lib/language_host.py" >"$TC/bin/pulumi-language-python"
   chmod 755 "$TC/bin/pulumi-language-python"
@@ -128,6 +127,42 @@ build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.m
     -o "$TC/bin/pulumi-language-yaml" "$m/cmd/pulumi-language-yaml"
 }
 
+build_node() {  # Node.js and npm from their npm packages (bin/node as the official release ships it);
+  # any npm fetches them once (apt's npm on Debian 12), then this one serves the TypeScript programs.
+  local arch dir="$TC/node" tmp npm tool
+  case $(uname -m) in x86_64) arch=x64 ;; aarch64 | arm64) arch=arm64 ;; *) echo "no node-linux package for $(uname -m)"; return 1 ;; esac
+  npm=$(PATH=${PATH//"$TC/bin:"/} command -v npm) || { echo "npm is needed once to fetch Node.js: apt-get install npm"; return 1; }
+  tmp=$(mktemp -d)
+  (cd "$tmp" && "$npm" pack --silent --cache "$TC/npm-cache" "node-linux-$arch@$NODE_VERSION" "npm@$NPM_VERSION")
+  rm -rf "$dir" && mkdir -p "$dir/lib/node_modules/npm"
+  tar -xzf "$tmp/node-linux-$arch-$NODE_VERSION.tgz" -C "$dir" --strip-components=1 package/bin package/LICENSE
+  tar -xzf "$tmp/npm-$NPM_VERSION.tgz" -C "$dir/lib/node_modules/npm" --strip-components=1
+  rm -rf "$tmp"
+  ln -sfn ../node/bin/node "$TC/bin/node"
+  for tool in npm npx; do  # npm's own launchers, bound to this node whatever node PATH finds first
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$dir/bin/node" "$dir/lib/node_modules/npm/bin/$tool-cli.js" >"$TC/bin/$tool"
+    chmod 755 "$TC/bin/$tool"
+  done
+}
+
+build_nodejs_host() {  # no Go module serves the Node.js language host: see toolchain/nodejs_host.py. Its
+  # code generation is Pulumi's own (pkg/v3/codegen/nodejs at the CLI's version), in toolchain/nodejs_codegen.
+  [ -x "$TC/python-host/bin/python" ] || { echo "the host runs in the python_host part's virtualenv: build python_host first"; return 1; }
+  wrapper nodejs-codegen
+  go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  cp "$here/nodejs_codegen/main.go" .
+  go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$TC/bin/pulumi-nodejs-codegen" .
+  mkdir -p "$TC/lib"
+  install -m644 "$here/nodejs_host.py" "$here/langhost.py" "$TC/lib/"
+  # The CLI finds a language host as pulumi-language-NAME on PATH; this one runs in the Python host's venv.
+  printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s PULUMI_NODEJS_CODEGEN="%s" exec "%s" -u "%s" "$@"\n' \
+    "$PULUMI_VERSION" "$TC/bin/pulumi-nodejs-codegen" "$TC/python-host/bin/python" "$TC/lib/nodejs_host.py" \
+    >"$TC/bin/pulumi-language-nodejs"
+  chmod 755 "$TC/bin/pulumi-language-nodejs"
+}
+
 # What each step builds, for the progress line and for "already on PATH at the pinned version".
 declare -A RECIPE=(
   [pulumi]="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
@@ -139,6 +174,8 @@ declare -A RECIPE=(
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
   [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
+  [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/nodejs_host.py)"
+  [node]="node-linux-$(uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
 )
 
 step() {  # step NAME: build unless the stamp says this exact recipe is built, or PATH has it
@@ -162,11 +199,13 @@ step() {  # step NAME: build unless the stamp says this exact recipe is built, o
 }
 
 recipe_hash() {  # the recipe's body (and the host's source): editing one rebuilds that part only
-  { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/language_host.py"; } | sha256sum | cut -c1-12
+  { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/language_host.py"
+    [ "$1" != nodejs_host ] || cat "$here/nodejs_host.py" "$here/nodejs_codegen/main.go"
+    case $1 in python_host | nodejs_host) cat "$here/langhost.py" ;; esac; } | sha256sum | cut -c1-12
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider whereabouts yaml_host)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider whereabouts yaml_host node nodejs_host)
   total=$(date +%s)
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"

@@ -11,3 +11,6 @@ echo "export PULUMI_HOME=$(q "$TC/pulumi-home")"
 echo "export PULUMI_SKIP_UPDATE_CHECK=1"
 echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1"
 echo "export KWOK_KUBE_VERSION=$(q "$KUBE_VERSION")"
+# npm (the Node.js language host's installs) keeps its cache in the toolchain's and reuses what it holds.
+echo "export npm_config_cache=$(q "$TC/npm-cache")"
+echo "export npm_config_prefer_offline=true"

@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-from concurrent import futures
 from pathlib import Path
 
 import grpc
-from google.protobuf import empty_pb2, json_format
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-# Exit code the exec script uses after it printed a message meant for the user (Go host: bail).
-EXIT_AFTER_USER_MESSAGE = 32
+from langhost import LanguageHost, plugin_version, program_options, run_response, serve, spawn
+
 # Packages that ship no resource plugin of their own (Go host: packagesWithoutPlugins).
 NOT_PLUGINS = {"pulumi", "pulumi-policy"}
 # Run inside the program's Python: every installed distribution with its pulumi-plugin.json.
@@ -49,16 +44,9 @@ json.dump(out, sys.stdout)
 """
 
 
-def spawn(args: list[str], **kwargs) -> subprocess.Popen:
-    """A child in a session of its own: the engine interrupts its plugins' process group when it
-    stops, and a program interrupted that way prints a KeyboardInterrupt traceback; the host ends
-    its children itself instead, when it is stopped (SIGTERM, no traceback)."""
-    return subprocess.Popen(args, start_new_session=True, **kwargs)
-
-
 def venv_python(info: language_pb2.ProgramInfo, plugin: bool = False) -> Path:
     """The Python of the project's `virtualenv` option (plugins default to `venv`, as upstream)."""
-    options = json_format.MessageToDict(info.options) if info.HasField("options") else {}
+    options = program_options(info)
     venv = options.get("virtualenv") or ("venv" if plugin else "")
     if not venv:  # no virtualenv: the Python on PATH, as upstream (PULUMI_PYTHON_CMD overrides)
         return Path(shutil.which(os.environ.get("PULUMI_PYTHON_CMD", "python3")) or "python3")
@@ -105,26 +93,15 @@ def package_dependency(package: dict) -> plugin_pb2.PackageDependency | None:
     plugin = package.get("plugin")
     if package["name"] in NOT_PLUGINS or not plugin or not plugin.get("resource"):
         return None
-    version = plugin.get("version") or package["version"]
     return plugin_pb2.PackageDependency(
         name=plugin.get("name") or package["name"].removeprefix("pulumi-"), kind="resource",
-        version=version if version.startswith("v") else f"v{version}", server=plugin.get("server", ""))
+        version=plugin_version(plugin.get("version") or package["version"]), server=plugin.get("server", ""))
 
 
-class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+class PythonLanguageHost(LanguageHost):
     def __init__(self, engine_address: str, tracing: str):
-        self.engine_address = engine_address
-        self.tracing = tracing
+        super().__init__(engine_address, tracing)
         self.exec_script = Path(__file__).resolve().with_name("pulumi-language-python-exec")
-        self.children: set[subprocess.Popen] = set()
-        self.lock = threading.Lock()
-
-    def Handshake(self, request, context):
-        self.engine_address = request.engine_address
-        return language_pb2.LanguageHandshakeResponse()
-
-    def GetPluginInfo(self, request, context):
-        return plugin_pb2.PluginInfo(version=os.environ.get("PULUMI_LANGUAGE_HOST_VERSION", ""))
 
     def GetRequiredPackages(self, request, context):
         python = existing_python(request.info, context)
@@ -158,12 +135,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         env = venv_env(python)
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        code = self.wait(spawn(args, env=env, cwd=request.pwd or None))
-        if code == 0:
-            return language_pb2.RunResponse()
-        if code == EXIT_AFTER_USER_MESSAGE:
-            return language_pb2.RunResponse(bail=True)
-        return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {code}")
+        return run_response(self.wait(spawn(args, env=env, cwd=request.pwd or None)))
 
     def RunPlugin(self, request, context):
         analyzer = request.kind == "analyzer"
@@ -187,89 +159,8 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             steps.append([sys.executable, "-m", "venv", str(python.parent.parent)])
         if (directory / "requirements.txt").exists():
             steps.append([str(python), "-m", "pip", "install", "-r", "requirements.txt"])
-        for step in steps:
-            child = spawn(step, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            yield from self.stream(child, language_pb2.InstallDependenciesResponse)
-            if child.returncode:
-                context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step[:4])} failed ({child.returncode})")
-
-    def Cancel(self, request, context):
-        """The user cancelled (Ctrl-C): interrupt the program, as the Go host does."""
-        self.signal_children(signal.SIGINT)
-        return empty_pb2.Empty()
-
-    def signal_children(self, signum: int) -> None:
-        with self.lock:
-            for child in self.children:
-                if child.poll() is None:
-                    os.killpg(child.pid, signum)
-
-    def wait(self, child: subprocess.Popen) -> int:
-        with self.lock:
-            self.children.add(child)
-        try:
-            return child.wait()
-        finally:
-            with self.lock:
-                self.children.discard(child)
-
-    def stream(self, child: subprocess.Popen, message, exit_field: str | None = None):
-        """Relay a child's stdout and stderr as they come, then (for RunPlugin) a failing exit code."""
-        chunks: queue.Queue = queue.Queue()
-
-        def pump(pipe, field):
-            for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
-                chunks.put((field, chunk))
-            chunks.put((field, None))
-
-        for pipe, field in ((child.stdout, "stdout"), (child.stderr, "stderr")):
-            threading.Thread(target=pump, args=(pipe, field), daemon=True).start()
-        open_pipes = 2
-        with self.lock:
-            self.children.add(child)
-        try:
-            while open_pipes:
-                field, chunk = chunks.get()
-                if chunk is None:
-                    open_pipes -= 1
-                else:
-                    yield message(**{field: chunk})
-            code = child.wait()
-        finally:
-            with self.lock:
-                self.children.discard(child)
-        if exit_field and code:
-            yield message(**{exit_field: code})
-
-
-def main(argv: list[str]) -> None:
-    if "-version" in argv or "--version" in argv:
-        print(os.environ.get("PULUMI_LANGUAGE_HOST_VERSION", ""))
-        return
-    tracing, positional = "", []
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-tracing", "--tracing"):
-            tracing = next(args, "")
-        elif arg.startswith(("-tracing=", "--tracing=")):
-            tracing = arg.split("=", 1)[1]
-        elif not arg.startswith("-"):
-            positional.append(arg)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
-                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-    host = PythonLanguageHost(positional[0] if positional else "", tracing)
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(port, flush=True)
-    def stop(*_):  # the engine stops its plugins with SIGINT (then SIGKILL): end quietly
-        host.signal_children(signal.SIGTERM)
-        server.stop(0)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    server.wait_for_termination()
+        yield from self.run_steps(steps, directory, context, language_pb2.InstallDependenciesResponse)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    serve(PythonLanguageHost, sys.argv[1:])

@@ -13,7 +13,7 @@ fail() { say "$*"; exit 1; }
 parts_of() {
   case $1 in
     pulumi) echo bin/pulumi bin/pulumi-resource-pulumi-python ;;
-    python_host) echo bin/pulumi-language-python lib/language_host.py lib/pulumi-language-python-exec python-host/bin/python ;;
+    python_host) echo bin/pulumi-language-python lib/language_host.py lib/langhost.py lib/pulumi-language-python-exec python-host/bin/python ;;
     provider) echo "pulumi-home/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION/pulumi-resource-kubernetes" ;;
     kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl ;;
     etcd) echo bin/etcd ;;
@@ -21,6 +21,8 @@ parts_of() {
     multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
     whereabouts) echo bin/whereabouts ;;
     yaml_host) echo bin/pulumi-language-yaml ;;
+    nodejs_host) echo bin/pulumi-language-nodejs bin/pulumi-nodejs-codegen lib/nodejs_host.py lib/langhost.py ;;
+    node) echo bin/node bin/npm bin/npx node/bin/node node/lib/node_modules/npm/bin/npm-cli.js ;;
   esac
 }
 present() { local f; for f in $(parts_of "$1"); do [ -e "$TC/$f" ] || return 1; done; }
