@@ -85,3 +85,19 @@ def test_the_host_reports_the_provider_the_program_needs(language_host):
 def test_a_missing_virtualenv_is_an_error_that_says_what_to_run(language_host):
     response = language_host.Run(language_pb2.RunRequest(project="p", stack="s", info=program_info("no-such-venv")))
     assert "no-such-venv does not exist" in response.error and "make venv" in response.error
+
+
+def test_a_stopping_host_ends_its_children_and_starts_no_new_one():
+    """The engine kills the host's process group a few seconds after stopping it; a program the host
+    started after that would be an orphan the engine waits for."""
+    import signal
+
+    from langhost import LanguageHost
+
+    host = LanguageHost("127.0.0.1:0", "")
+    running = host.spawn([sys.executable, "-c", "import time; time.sleep(60)"])
+    host.signal_children(signal.SIGTERM, stop=True)
+    assert host.wait(running) == -signal.SIGTERM
+    with pytest.raises(RuntimeError, match="stopping"):
+        host.spawn([sys.executable, "-c", "pass"])
+    assert not host.children

@@ -23,13 +23,6 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 EXIT_AFTER_USER_MESSAGE = 32
 
 
-def spawn(args: list[str], **kwargs) -> subprocess.Popen:
-    """A child in a session of its own: the engine interrupts its plugins' process group when it
-    stops, and a program interrupted that way prints a KeyboardInterrupt traceback; the host ends
-    its children itself instead, when it is stopped (SIGTERM, no traceback)."""
-    return subprocess.Popen(args, start_new_session=True, **kwargs)
-
-
 def program_options(info: language_pb2.ProgramInfo) -> dict:
     """The project's `runtime.options` from Pulumi.yaml."""
     return json_format.MessageToDict(info.options) if info.HasField("options") else {}
@@ -56,6 +49,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self.engine_address = engine_address
         self.tracing = tracing
         self.children: set[subprocess.Popen] = set()
+        self.stopping = False
         self.lock = threading.Lock()
 
     def Handshake(self, request, context):
@@ -70,15 +64,27 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self.signal_children(signal.SIGINT)
         return empty_pb2.Empty()
 
-    def signal_children(self, signum: int) -> None:
+    def spawn(self, args: list[str], **kwargs) -> subprocess.Popen:
+        """A child in a session of its own: the engine interrupts its plugins' process group when it
+        stops, and a program interrupted that way prints a KeyboardInterrupt traceback; the host ends
+        its children itself instead, when it is stopped (SIGTERM, no traceback). So once stopping it
+        starts none: a child started then would outlive the host's process group (an orphan the
+        engine waits for)."""
         with self.lock:
+            if self.stopping:
+                raise RuntimeError("the language host is stopping: not starting " + args[0])
+            child = subprocess.Popen(args, start_new_session=True, **kwargs)
+            self.children.add(child)
+            return child
+
+    def signal_children(self, signum: int, stop: bool = False) -> None:
+        with self.lock:
+            self.stopping = self.stopping or stop
             for child in self.children:
                 if child.poll() is None:
                     os.killpg(child.pid, signum)
 
     def wait(self, child: subprocess.Popen) -> int:
-        with self.lock:
-            self.children.add(child)
         try:
             return child.wait()
         finally:
@@ -97,8 +103,6 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         for pipe, field in ((child.stdout, "stdout"), (child.stderr, "stderr")):
             threading.Thread(target=pump, args=(pipe, field), daemon=True).start()
         open_pipes = 2
-        with self.lock:
-            self.children.add(child)
         try:
             while open_pipes:
                 field, chunk = chunks.get()
@@ -117,7 +121,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         """Run commands one after the other (an install), streaming their output; the first that
         fails ends the call with its command line and exit code."""
         for step in steps:
-            child = spawn(step, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child = self.spawn(step, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             yield from self.stream(child, message)
             if child.returncode:
                 context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step[:4])} failed ({child.returncode})")
@@ -146,7 +150,7 @@ def serve(host_class: type[LanguageHost], argv: list[str]) -> None:
     print(port, flush=True)
 
     def stop(*_):  # the engine stops its plugins with SIGINT (then SIGKILL): end quietly
-        host.signal_children(signal.SIGTERM)
+        host.signal_children(signal.SIGTERM, stop=True)
         server.stop(0)
 
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-from langhost import LanguageHost, plugin_version, program_options, run_response, serve, spawn
+from langhost import LanguageHost, plugin_version, program_options, run_response, serve
 
 # Packages that ship no resource plugin of their own (Go host: packagesWithoutPlugins).
 NOT_PLUGINS = {"pulumi", "pulumi-policy"}
@@ -135,7 +135,7 @@ class PythonLanguageHost(LanguageHost):
         env = venv_env(python)
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        return run_response(self.wait(spawn(args, env=env, cwd=request.pwd or None)))
+        return run_response(self.wait(self.spawn(args, env=env, cwd=request.pwd or None)))
 
     def RunPlugin(self, request, context):
         analyzer = request.kind == "analyzer"
@@ -147,7 +147,7 @@ class PythonLanguageHost(LanguageHost):
             args, cwd = [str(python), "-u", program_dir, *request.args], request.pwd or program_dir
         env = venv_env(python)
         env.update(item.split("=", 1) for item in request.env if "=" in item)
-        child = spawn(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = self.spawn(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         yield from self.stream(child, language_pb2.RunPluginResponse, exit_field="exitcode")
 
     def InstallDependencies(self, request, context):

@@ -34,7 +34,7 @@ import grpc
 from google.protobuf import json_format
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-from langhost import LanguageHost, plugin_version, program_options, run_response, serve, spawn
+from langhost import LanguageHost, plugin_version, program_options, run_response, serve
 
 RUN_MODULE = "@pulumi/pulumi/cmd/run"
 # How the Go host finds a module: node's own resolution, from the program's directory.
@@ -227,7 +227,7 @@ class NodejsLanguageHost(LanguageHost):
             env["PULUMI_NODEJS_TYPESCRIPT"] = "true"
         if options.tsconfig:
             env["PULUMI_NODEJS_TSCONFIG_PATH"] = options.tsconfig
-        return run_response(self.wait(spawn(args, env=env, cwd=info.program_directory or None)))
+        return run_response(self.wait(self.spawn(args, env=env, cwd=info.program_directory or None)))
 
     def InstallDependencies(self, request, context):
         """`pulumi install` (and `pulumi package add`): npm install in the program's directory."""
