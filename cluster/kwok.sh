@@ -17,6 +17,18 @@ export PATH="$TC/bin:$PATH"   # kwokctl runs `kubectl` from PATH, else downloads
 kubeconfig="$KWOK_WORKDIR/clusters/$name/kubeconfig.yaml"
 kwokctl() { command kwokctl --name "$name" --v=WARN "$@"; }
 answers() { [ -s "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
+# kwokctl picks each component's port when it writes the cluster's config, without holding it: a
+# cluster started at the same moment can take one first, and that component exits while the API
+# server answers (then no DaemonSet pod is ever made). Both controllers hold a lease once they run.
+controllers_run() {
+  local i
+  for i in $(seq 30); do
+    [ "$(kubectl --kubeconfig "$kubeconfig" get lease -n kube-system kube-controller-manager kube-scheduler \
+          -o name 2>/dev/null | wc -l)" = 2 ] && return 0
+    sleep 2
+  done
+  return 1
+}
 
 up() {
   for part in kube etcd kwok; do
@@ -26,15 +38,19 @@ up() {
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then  # left over (stopped, or the machine restarted)
     kwokctl start cluster --wait 2m >&2 || kwokctl delete cluster >&2 || true
   fi
-  if ! answers; then
+  local attempt
+  for attempt in 1 2 3; do
+    answers && controllers_run && break
+    [ "$attempt" = 1 ] || { say "cluster '$name' did not come up whole: deleting it and starting it again"; kwokctl delete cluster >&2 || true; }
     say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
-    kwokctl create cluster --runtime binary --wait 3m \
+    kwokctl create cluster --runtime binary --wait 90s \
       --kubeconfig "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name" \
       --etcd-binary "$(binary etcd)" --kube-apiserver-binary "$(binary kube-apiserver)" \
       --kube-controller-manager-binary "$(binary kube-controller-manager)" \
-      --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2
-  fi
+      --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2 || true
+  done
+  answers && controllers_run || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
   say "cluster '$name': 2 simulated nodes"
   kwokctl scale node --replicas 2 >&2
   kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=120s >&2
