@@ -95,14 +95,19 @@ def stop_cluster(env: dict[str, str], name: str) -> None:
     subprocess.run(["bash", "cluster/kwok.sh", "down", name], cwd=ROOT, env=env, capture_output=True, timeout=300)
 
 
-@pytest.fixture(scope="session")
-def cluster(toolchain, tmp_path_factory) -> Iterator[Cluster]:
-    name = f"live-{uuid.uuid4().hex[:6]}"
+def own_cluster(toolchain: dict[str, str], tmp_path_factory, prefix: str) -> Iterator[Cluster]:
+    """A fixture body: a kwok cluster of its own, deleted when the fixture ends."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     started = start_cluster(toolchain, tmp_path_factory.mktemp("kwok"), name)
     try:
         yield started
     finally:
         stop_cluster(started.env, name)
+
+
+@pytest.fixture(scope="session")
+def cluster(toolchain, tmp_path_factory) -> Iterator[Cluster]:
+    yield from own_cluster(toolchain, tmp_path_factory, "live")
 
 
 def copy_project(dest: Path) -> Path:

@@ -13,25 +13,19 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import ROOT, Stacks, start_cluster, stop_cluster
+from .conftest import ROOT, Stacks, own_cluster
 
 BAD_NAME = "multus-cni:networks[0].name: 'Bad_Name' is not a valid Kubernetes name"
 
 
 @pytest.fixture(scope="module")
 def second_cluster(toolchain, tmp_path_factory):
-    name = f"fleet-{uuid.uuid4().hex[:6]}"
-    started = start_cluster(toolchain, tmp_path_factory.mktemp("kwok"), name)
-    try:
-        yield started
-    finally:
-        stop_cluster(started.env, name)
+    yield from own_cluster(toolchain, tmp_path_factory, "fleet")
 
 
 @pytest.fixture(scope="module")
