@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -15,6 +18,23 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GUIDE = FIXTURES / "guide"
 PROJECT = "multus-cni"
+
+
+def language_host(script: Path, **env: str) -> Iterator[Any]:
+    """A fixture body: one of toolchain/'s language hosts started the way the engine starts it (the
+    port is the first line it prints), as a gRPC stub."""
+    import grpc
+    from pulumi.runtime.proto import language_pb2_grpc
+
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9", **env})
+    try:
+        port = int(process.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield language_pb2_grpc.LanguageRuntimeStub(channel)
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def config_of(**keys: Any) -> dict[str, str]:

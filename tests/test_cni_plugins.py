@@ -4,7 +4,6 @@ config errors, and the warnings for plugins the nodes are not known to have."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 

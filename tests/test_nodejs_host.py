@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent import futures
 from pathlib import Path
@@ -18,9 +17,9 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+from pulumi.runtime.proto import language_pb2
 
-from conftest import ROOT
+from conftest import ROOT, language_host
 
 TOOLCHAIN_BIN = Path(subprocess.run(["bash", "-c", ". toolchain/lib.sh && echo $TC"], cwd=ROOT, capture_output=True,
                                     text=True, check=True).stdout.strip()) / "bin"
@@ -42,15 +41,7 @@ if (process.argv.at(-1) === "wait") { setInterval(() => {}, 1000); } else { proc
 
 
 def start_host(**env: str):
-    process = subprocess.Popen([sys.executable, str(ROOT / "toolchain" / "nodejs_host.py")], stdout=subprocess.PIPE,
-                               text=True, env={**os.environ, "PATH": PATH, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9", **env})
-    try:
-        port = int(process.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield language_pb2_grpc.LanguageRuntimeStub(channel)
-    finally:
-        process.terminate()
-        process.wait(10)
+    return language_host(ROOT / "toolchain" / "nodejs_host.py", PATH=PATH, **env)
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,15 @@ replace list for k8s.io/kubernetes, and the Python language host over its real g
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+from pulumi.runtime.proto import language_pb2
 
 from conftest import ROOT
+from conftest import language_host as started_host
 
 TOOLCHAIN = ROOT / "toolchain"
 sys.path.insert(0, str(TOOLCHAIN))
@@ -55,17 +52,7 @@ def test_staging_modules_are_pinned_to_the_published_version_and_other_replaces_
 
 @pytest.fixture
 def language_host():
-    """The host started the way the engine starts it: the port is the first line it prints."""
-    env = {**os.environ, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9"}
-    host = subprocess.Popen([sys.executable, str(TOOLCHAIN / "language_host.py")], stdout=subprocess.PIPE,
-                            env=env, text=True)
-    try:
-        port = int(host.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield language_pb2_grpc.LanguageRuntimeStub(channel)
-    finally:
-        host.terminate()
-        host.wait(10)
+    yield from started_host(TOOLCHAIN / "language_host.py")
 
 
 def program_info(virtualenv: str) -> language_pb2.ProgramInfo:

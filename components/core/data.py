@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 from typing import Any, Iterator, Optional
 
 import yaml

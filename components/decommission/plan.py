@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from ..annotations import DEFAULT_NETWORK, NETWORKS
 from ..config.workload import selected_networks
