@@ -38,6 +38,7 @@ def create(item: dict, created: dict[str, pulumi.Resource]) -> pulumi.Resource:
     return cls(item["name"], opts=opts, **{keyword(k): v for k, v in manifest.items()})
 
 
-created: dict[str, pulumi.Resource] = {}
-for item in json.loads(Path(pulumi.Config().require("plan")).read_text()):
-    created[item["name"]] = create(item, created)
+if __name__ == "__main__":  # as the language host runs a program
+    created: dict[str, pulumi.Resource] = {}
+    for item in json.loads(Path(pulumi.Config().require("plan")).read_text()):
+        created[item["name"]] = create(item, created)
