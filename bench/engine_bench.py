@@ -116,9 +116,10 @@ def cpu_seconds(pid: int) -> float:
 
 def cmdline(pid: int) -> list[str]:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return []
+    return text.split("\0") if text else []  # empty for a zombie
 
 
 def label(pid: int) -> str:
@@ -150,7 +151,9 @@ class PeakSampler:
         pids = [pid for pid in descendants(self.root) if cmdline(pid) != self._own]
         self.peak = max(self.peak, sum(rss(pid) for pid in pids))
         for pid in pids:
-            self._cpu[pid] = (label(pid), max(cpu_seconds(pid), self._cpu.get(pid, ("", 0.0))[1]))
+            name, seconds = self._cpu.get(pid, ("?", 0.0))
+            now = label(pid)  # again each time: a child first shows its parent's command line
+            self._cpu[pid] = (name if now == "?" else now, max(cpu_seconds(pid), seconds))
 
     @property
     def cpu(self) -> dict[str, float]:
@@ -189,7 +192,8 @@ def figures(samples: Samples) -> dict[str, Any]:
     """Medians per program, size and step; ours / each baseline; each program's growth 100 -> 1,000."""
     medians = {program: {size: {step: {"seconds": statistics.median(r["seconds"] for r in runs),
                                        "peak_mib": statistics.median(r["peak_bytes"] for r in runs) / 2**20,
-                                       "cpu_seconds": median_cpu(runs), "runs": len(runs)}
+                                       "cpu_seconds": median_cpu(runs), "runs": len(runs),
+                                       "load1": statistics.median(r.get("load1", 0.0) for r in runs)}
                                 for step, runs in steps.items() if runs}
                          for size, steps in sizes.items()}
                for program, sizes in samples.items()}
@@ -259,8 +263,8 @@ def report(result: dict[str, Any]) -> str:
     for verdict in verdicts(result):
         lines.append(f"- {verdict['target']}: {verdict['value']:.2f}x ({'met' if verdict['met'] else 'MISSED'})")
     medians = result["medians"]
-    if "ours" in medians:
-        largest = max(medians["ours"])
+    largest = max((size for size, steps in medians.get("ours", {}).items() if steps), default=None)
+    if largest is not None:
         lines.append(f"\nCPU seconds per process kind, {largest:,} networks (median):")
         for program in ("ours", "plain"):
             for step in STEPS:
@@ -274,12 +278,12 @@ def report(result: dict[str, Any]) -> str:
 # --- running ---------------------------------------------------------------------------------
 
 def measured(action: Callable[[], Any]) -> dict[str, Any]:
-    """Wall seconds, peak tree RSS and CPU per process kind of one step."""
+    """Wall seconds, peak tree RSS, CPU per process kind of one step, and the machine's load after it."""
     with PeakSampler() as sampler:
         start = time.perf_counter()
         action()
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_bytes": sampler.peak, "cpu": sampler.cpu}
+    return {"seconds": seconds, "peak_bytes": sampler.peak, "cpu": sampler.cpu, "load1": os.getloadavg()[0]}
 
 
 def run(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,), timeout: int = 3600) -> subprocess.CompletedProcess:
@@ -365,6 +369,17 @@ def kubectl_steps(cluster: Cluster, files: dict[str, Path]) -> dict[str, Callabl
             "destroy": lambda: kubectl("delete", "--wait=true", "-f", str(files["unprotected"]))}
 
 
+def check_deployed(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+    """After `up` (untimed): the cluster holds every rendered NAD and Pod, whichever program made them."""
+    for kind, resource in (("NetworkAttachmentDefinition", "network-attachment-definitions"), ("Pod", "pods")):
+        want = sorted(f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}" for o in objects if o["kind"] == kind)
+        listed = run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", resource, "-A", "-o",
+                      "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}"], cluster.env).stdout
+        missing = sorted(set(want) - set(listed.split()))
+        if missing:
+            raise SystemExit(f"after up, {len(missing)} of {len(want)} {kind}s are missing, e.g. {missing[:3]}")
+
+
 def run_once(program: str, size: int, workloads: int, env: dict[str, str], plan_file: Path,
              objects: list[dict[str, Any]], plan: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """One program at one size, on its own cluster and backend: each step's figures."""
@@ -382,6 +397,8 @@ def run_once(program: str, size: int, workloads: int, env: dict[str, str], plan_
             figures_ = {}
             for step, action in steps.items():
                 figures_[step] = measured(action)
+                if step == "up":
+                    check_deployed(cluster, objects)
                 print(f"  {program:7} {size:>5,} networks  {step:16} {figures_[step]['seconds']:8.2f} s "
                       f"{figures_[step]['peak_bytes'] / 2**20:6.0f} MiB", file=sys.stderr, flush=True)
             return figures_
@@ -418,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     if env is None:
         raise SystemExit(reason)
     versions = run(["pulumi", "version"], env).stdout.strip()
+    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
+            "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
+            "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     samples: Samples = {p: {s: {} for s in sizes} for p in programs}
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         base = Path(tmp)
@@ -433,11 +453,10 @@ def main(argv: list[str] | None = None) -> int:
                     plan_file, objects, plan = inputs[size]
                     for step, figure in run_once(program, size, args.workloads, env, plan_file, objects, plan).items():
                         samples[program][size].setdefault(step, []).append(figure)
+                    if args.json:  # after every run: an interrupted bench keeps what it measured
+                        write_json(args.json, as_document(figures(samples), meta))
 
     result = figures(samples)
-    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
-            "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
-            "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     print(f"{meta['date']}, {meta['machine']['cpus']} CPUs, {meta['machine']['memory_gib']} GiB, pulumi {versions}, "
           f"{args.workloads} workloads, medians of {args.repeat} run(s), a fresh kwok cluster per program and size\n")
     print(report(result))
