@@ -128,11 +128,14 @@ def label(pid: int) -> str:
     if not argv:
         return "?"
     name = Path(argv[0]).name
-    if not name.startswith("python") or len(argv) < 2 or not argv[1]:
+    if not name.startswith("python"):
         return name
-    if argv[1] == "-m":
-        return f"{name} -m {argv[2]}"
-    return f"{name} {'-c' if argv[1] == '-c' else Path(argv[1]).name}"
+    for at, arg in enumerate(argv[1:], 1):
+        if arg in ("-c", "-m"):
+            return f"{name} {arg}" + (f" {argv[at + 1]}" if arg == "-m" and at + 1 < len(argv) else "")
+        if arg and not arg.startswith("-"):  # options such as -u, as the language host runs programs
+            return f"{name} {Path(arg).name}"
+    return name
 
 
 class PeakSampler:

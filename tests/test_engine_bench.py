@@ -102,7 +102,7 @@ def test_sampler_sums_a_process_tree_and_names_its_processes():
 def test_labels_say_which_script_a_python_runs(tmp_path):
     script = tmp_path / "probe.py"
     script.write_text("import time\ntime.sleep(30)\n")
-    child = subprocess.Popen([sys.executable, str(script)])
+    child = subprocess.Popen([sys.executable, "-u", str(script)])  # -u: as the language host runs a program
     wanted, deadline = f"{Path(sys.executable).name} probe.py", time.monotonic() + 10
     try:
         while engine_bench.label(child.pid) != wanted and time.monotonic() < deadline:
