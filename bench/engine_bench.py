@@ -330,9 +330,26 @@ def fresh_cluster(env: dict[str, str], base: Path, attempts: int = 3) -> Iterato
         stop_cluster(cluster.env, name)
 
 
+class Unrunnable(Exception):
+    """A program that cannot run at this size at all (said in the figures instead of a time)."""
+
+
+# The language host hands the whole stack config to the program in one environment variable,
+# PULUMI_CONFIG, as Pulumi's own hosts do; Linux caps one such string at 128 KiB (pulumi/pulumi#8680).
+TOO_LONG = "Argument list too long"
+
+
 def pulumi_steps(stack: Stack) -> dict[str, Callable[[], Any]]:
     def pulumi(*args: str) -> Callable[[], Any]:
-        return lambda: stack.pulumi(*args, timeout=7200)
+        def step() -> None:
+            try:
+                stack.pulumi(*args, timeout=7200)
+            except AssertionError as failed:
+                if TOO_LONG in str(failed):
+                    raise Unrunnable("the stack config exceeds the 128 KiB of the PULUMI_CONFIG environment "
+                                     "variable (E2BIG, pulumi/pulumi#8680)") from None
+                raise
+        return step
     return {"preview": pulumi("preview"), "up": pulumi("up", "--yes"),
             "preview-nochange": pulumi("preview", "--expect-no-changes"),
             "destroy": pulumi("destroy", "--exclude-protected", "--yes")}
@@ -463,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     versions = run(["pulumi", "version"], env).stdout.strip()
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
             "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
-            "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+            "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "unrunnable": {}}
     samples: Samples = {p: {s: {} for s in sizes} for p in programs}
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         base = Path(tmp)
@@ -477,8 +495,12 @@ def main(argv: list[str] | None = None) -> int:
             for size in sizes:
                 for program in programs:
                     plan_file, objects, plan = inputs[size]
-                    for step, figure in run_once(program, size, args.workloads, env, plan_file, objects, plan).items():
-                        samples[program][size].setdefault(step, []).append(figure)
+                    try:
+                        for step, figure in run_once(program, size, args.workloads, env, plan_file, objects, plan).items():
+                            samples[program][size].setdefault(step, []).append(figure)
+                    except Unrunnable as why:
+                        meta["unrunnable"].setdefault(program, {})[str(size)] = str(why)
+                        print(f"  {program:7} {size:>5,} networks  cannot run: {why}", file=sys.stderr, flush=True)
                     if args.json:  # after every run: an interrupted bench keeps what it measured
                         write_json(args.json, as_document(figures(samples), meta))
 
@@ -486,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{meta['date']}, {meta['machine']['cpus']} CPUs, {meta['machine']['memory_gib']} GiB, pulumi {versions}, "
           f"{args.workloads} workloads, medians of {args.repeat} run(s), a fresh kwok cluster per program and size\n")
     print(report(result))
+    for program, sizes_ in meta["unrunnable"].items():
+        for size, why in sizes_.items():
+            print(f"- {program} cannot run {int(size):,} networks: {why}")
     if args.json:
         write_json(args.json, as_document(result, meta))
     return 0
