@@ -15,10 +15,12 @@ program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack 
 
 Peak memory: a thread sums the RSS of every descendant of this process (the pulumi CLI, the
 Kubernetes provider plugin, the language host and the program; or kubectl) from /proc every 50 ms;
-the peak per step is the largest sum (shared pages are counted once per process). The API server
-is not counted. Medians of --repeat runs; the targets are reported, not asserted.
+the peak per step is the largest sum (a page shared by two processes counts twice). The API server
+is not counted. Medians of --repeat runs; the targets are reported, not asserted. A program whose
+stack config cannot reach it at a size (PULUMI_CONFIG over 128 KiB) is reported as unrunnable there.
 
-    python bench/engine_bench.py [--sizes 1,100,1000] [--workloads 100] [--repeat 1] [--json FILE]
+    python bench/engine_bench.py [--sizes 1,100,1000] [--workloads 100] [--repeat 1]
+                                 [--programs ours,plain,kubectl] [--json FILE]
 """
 
 from __future__ import annotations

@@ -149,3 +149,22 @@ def test_plain_program_picks_the_typed_class(api_version, kind, module):
     plain = runpy.run_path(str(BENCH / "plain" / "__main__.py"), run_name="plain_module")  # defines, creates nothing
     cls = plain["resource_class"](api_version, kind)
     assert (cls.__module__.rsplit(".", 1)[0] if cls else None) == module
+
+
+class _FailingStack:
+    """Stands in for tests.integration.conftest.Stack, whose pulumi() raises AssertionError with the output."""
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def pulumi(self, *args: str, timeout: int = 0) -> None:
+        raise AssertionError(f"pulumi {' '.join(args)} failed (exit 1):\n{self.output}")
+
+
+def test_a_config_too_large_for_the_environment_makes_the_program_unrunnable_not_the_bench_fail():
+    too_long = _FailingStack("error: Exception calling application: [Errno 7] Argument list too long: '.venv/bin/python'")
+    with pytest.raises(engine_bench.Unrunnable, match="PULUMI_CONFIG"):
+        engine_bench.pulumi_steps(too_long)["preview"]()
+    other = _FailingStack("error: something else")
+    with pytest.raises(AssertionError, match="something else"):
+        engine_bench.pulumi_steps(other)["up"]()
