@@ -2,7 +2,7 @@
 
 For each size (N networks + W sample workloads, the configs of bench/render_bench.py) and each
 program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack on a file backend
-(the live suite's helpers, tests/integration/conftest.py), it times the first `pulumi preview`,
+(the live suite's functions, tests/integration/conftest.py), it times the first `pulumi preview`,
 `pulumi up --yes`, a no-change `pulumi preview` and `pulumi destroy --exclude-protected --yes`:
 
 - ours: this project's program (__main__.py and its components);
@@ -58,7 +58,7 @@ PLAIN = BENCH / "plain"
 PROGRAMS = ("ours", "plain", "kubectl")
 STEPS = ("preview", "up", "preview-nochange", "destroy")
 BASELINES = ("plain", "kubectl")
-# The targets at the largest size: ours / plain per step; growth 100 -> 1,000 networks.
+# The targets at the largest size: ours / plain per step; growth 100 -> 1,000 networks.
 TARGETS = {"preview-nochange": 1.25, "up": 1.5}
 LINEAR = 10.5  # 10x the networks: at most 10.5x the time (as bench/render_bench.py)
 
