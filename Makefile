@@ -46,3 +46,12 @@ clean:
 bench: venv  ## README "Performance": config validation, then render time and memory vs plain pulumi_kubernetes
 	$(PY) bench/validate_bench.py
 	$(PY) bench/render_bench.py
+
+# The real engine against plain pulumi_kubernetes and kubectl (docs/performance.md "Real engine"):
+# needs the built toolchain, starts a kwok cluster per program and size, takes up to an hour.
+# Not part of `make test` nor CI. ENGINE_SIZES=1,100 ENGINE_REPEAT=3 ENGINE_JSON=out.json to vary.
+ENGINE_SIZES ?= 1,100,1000
+ENGINE_REPEAT ?= 1
+.PHONY: bench-engine
+bench-engine: venv
+	$(PY) bench/engine_bench.py --sizes $(ENGINE_SIZES) --repeat $(ENGINE_REPEAT) $(if $(ENGINE_JSON),--json $(ENGINE_JSON))

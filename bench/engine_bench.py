@@ -1,0 +1,522 @@
+"""The real engine's cost: our program against the same objects without components, and kubectl.
+
+For each size (N networks + W sample workloads, the configs of bench/render_bench.py) and each
+program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack on a file backend
+(the live suite's functions, tests/integration/conftest.py), it times the first `pulumi preview`,
+`pulumi up --yes`, a no-change `pulumi preview` and `pulumi destroy --exclude-protected --yes`:
+
+- ours: this project's program (__main__.py and its components);
+- plain: bench/plain, the same Kubernetes objects (same manifests, protection and dependencies,
+  taken from a render of the same config) created directly with pulumi_kubernetes;
+- kubectl: the rendered manifests (`python -m components render`) with `kubectl apply
+  --server-side`, CRD first, then the rest, waiting for the pods to be Ready as the provider does;
+  no-change: `kubectl diff --server-side`; destroy: `kubectl delete --wait` of what is not protected.
+  There is no first preview: the NADs' kind does not exist before the CRD is applied.
+
+Peak memory: a thread sums the RSS of every descendant of this process (the pulumi CLI, the
+Kubernetes provider plugin, the language host and the program; or kubectl) from /proc every 50 ms;
+the peak per step is the largest sum (a page shared by two processes counts twice). The API server
+is not counted. Medians of --repeat runs; the targets are reported, not asserted. A program whose
+stack config cannot reach it at a size (PULUMI_CONFIG over 128 KiB) is reported as unrunnable there.
+
+    python bench/engine_bench.py [--sizes 1,100,1000] [--workloads 100] [--repeat 1]
+                                 [--programs ours,plain,kubectl] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+for path in (str(ROOT), str(BENCH)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from render_bench import baseline_plan, stack_config  # noqa: E402  the shared generator
+from tests.integration.conftest import (  # noqa: E402  the live suite's cluster and stacks
+    Cluster, Stack, Stacks, rendered_objects, start_cluster, stop_cluster, toolchain_env,
+)
+
+PLAIN = BENCH / "plain"
+PROGRAMS = ("ours", "plain", "kubectl")
+STEPS = ("preview", "up", "preview-nochange", "destroy")
+BASELINES = ("plain", "kubectl")
+# The targets at the largest size: ours / plain per step; growth 100 -> 1,000 networks.
+TARGETS = {"preview-nochange": 1.25, "up": 1.5}
+LINEAR = 10.5  # 10x the networks: at most 10.5x the time (as bench/render_bench.py)
+
+
+# --- memory and CPU of a process tree, from /proc --------------------------------------------
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of pid, from each of its threads' /proc/PID/task/TID/children."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def descendants(root: int) -> list[int]:
+    found, todo = [], children(root)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.append(pid)
+            todo += children(pid)
+    return found
+
+
+def rss(pid: int) -> int:
+    """Resident bytes of one process (0 when it has just exited)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss(root: int) -> int:
+    """Sum of the RSS of every descendant of root (root itself excluded)."""
+    return sum(rss(pid) for pid in descendants(root))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it has just exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15 of stat(5)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return []
+    return text.split("\0") if text else []  # empty for a zombie
+
+
+def label(pid: int) -> str:
+    """What a process is: its command name, or for python the script or module it runs."""
+    argv = cmdline(pid)
+    if not argv:
+        return "?"
+    name = Path(argv[0]).name
+    if not name.startswith("python"):
+        return name
+    for at, arg in enumerate(argv[1:], 1):
+        if arg in ("-c", "-m"):
+            return f"{name} {arg}" + (f" {argv[at + 1]}" if arg == "-m" and at + 1 < len(argv) else "")
+        if arg and not arg.startswith("-"):  # options such as -u, as the language host runs programs
+            return f"{name} {Path(arg).name}"
+    return name
+
+
+class PeakSampler:
+    """`with PeakSampler() as s: ...`: s.peak is the largest tree_rss seen while it ran, and
+    s.cpu the CPU seconds of each kind of descendant (summed over processes, last value seen)."""
+
+    def __init__(self, root: int | None = None, interval: float = 0.05):
+        self.root, self.interval, self.peak = root or os.getpid(), interval, 0
+        self._cpu: dict[int, tuple[str, float]] = {}
+        self._own = cmdline(self.root)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        # A child between fork and exec still shows this process's command line and memory: skipped.
+        pids = [pid for pid in descendants(self.root) if cmdline(pid) != self._own]
+        self.peak = max(self.peak, sum(rss(pid) for pid in pids))
+        for pid in pids:
+            name, seconds = self._cpu.get(pid, ("?", 0.0))
+            now = label(pid)  # again each time: a child first shows its parent's command line
+            self._cpu[pid] = (name if now == "?" else now, max(cpu_seconds(pid), seconds))
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for name, seconds in self._cpu.values():
+            total[name] = total.get(name, 0.0) + seconds
+        return total
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> "PeakSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+# program -> size -> step -> one {"seconds", "peak_bytes", "cpu"} per run
+Samples = dict[str, dict[int, dict[str, list[dict[str, Any]]]]]
+
+
+def median_cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+    names = sorted({name for run in runs for name in run["cpu"]})
+    return {name: statistics.median(run["cpu"].get(name, 0.0) for run in runs) for name in names}
+
+
+def figures(samples: Samples) -> dict[str, Any]:
+    """Medians per program, size and step; ours / each baseline; each program's growth 100 -> 1,000."""
+    medians = {program: {size: {step: {"seconds": statistics.median(r["seconds"] for r in runs),
+                                       "peak_mib": statistics.median(r["peak_bytes"] for r in runs) / 2**20,
+                                       "cpu_seconds": median_cpu(runs), "runs": len(runs),
+                                       "load1": statistics.median(r.get("load1", 0.0) for r in runs)}
+                                for step, runs in steps.items() if runs}
+                         for size, steps in sizes.items()}
+               for program, sizes in samples.items()}
+    ratios = {size: {step: {base: figure["seconds"] / medians[base][size][step]["seconds"]
+                            for base in BASELINES if step in medians.get(base, {}).get(size, {})}
+                     for step, figure in steps.items()}
+              for size, steps in medians.get("ours", {}).items()}
+    growth = {program: {step: sizes[1000][step]["seconds"] / sizes[100][step]["seconds"]
+                        for step in sizes[1000] if step in sizes[100]}
+              for program, sizes in medians.items() if 100 in sizes and 1000 in sizes}
+    return {"medians": medians, "ratios": ratios, "growth": growth}
+
+
+def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value, when the run measured what it needs."""
+    found = []
+    if result["ratios"]:
+        largest = max(result["ratios"])
+        for step, limit in TARGETS.items():
+            value = result["ratios"][largest].get(step, {}).get("plain")
+            if value is not None:
+                found.append({"target": f"{largest:,} networks: {step} at most {limit:.2f}x plain",
+                              "value": value, "limit": limit, "met": value <= limit})
+    for step, value in result["growth"].get("ours", {}).items():
+        found.append({"target": f"ours, {step}: 1,000 vs 100 networks at most {LINEAR:.1f}x",
+                      "value": value, "limit": LINEAR, "met": value <= LINEAR})
+    return found
+
+
+def keyed(tree: Any) -> Any:
+    """JSON object keys are strings: sizes become "1", "100", "1000"."""
+    return {str(k): keyed(v) for k, v in tree.items()} if isinstance(tree, dict) else tree
+
+
+def as_document(result: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    return {**meta, **keyed(result), "targets": verdicts(result)}
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Sorted keys, fixed separators, one trailing newline: reruns diff cleanly."""
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, separators=(",", ": ")) + "\n")
+
+
+def table(result: dict[str, Any]) -> str:
+    medians, ratios = result["medians"], result["ratios"]
+    sizes = sorted({size for program in medians.values() for size in program})
+
+    def cell(program: str, size: int, step: str, key: str, form: str) -> str:
+        figure = medians.get(program, {}).get(size, {}).get(step)
+        return format(figure[key], form) if figure else "n/a"
+
+    lines = ["| networks | step | ours s | plain s | kubectl s | ours / plain | ours / kubectl "
+             "| ours MiB | plain MiB | kubectl MiB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in sizes:
+        for step in STEPS:
+            ratio = ratios.get(size, {}).get(step, {})
+            lines.append("| " + " | ".join([
+                f"{size:,}", step, *(cell(p, size, step, "seconds", ".2f") for p in PROGRAMS),
+                *(f"{ratio[b]:.2f}x" if b in ratio else "n/a" for b in BASELINES),
+                *(cell(p, size, step, "peak_mib", ".0f") for p in PROGRAMS)]) + " |")
+    return "\n".join(lines)
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [table(result), ""]
+    for verdict in verdicts(result):
+        lines.append(f"- {verdict['target']}: {verdict['value']:.2f}x ({'met' if verdict['met'] else 'MISSED'})")
+    medians = result["medians"]
+    largest = max((size for size, steps in medians.get("ours", {}).items() if steps), default=None)
+    if largest is not None:
+        lines.append(f"\nCPU seconds per process kind, {largest:,} networks (median):")
+        for program in ("ours", "plain"):
+            for step in STEPS:
+                cpu = medians.get(program, {}).get(largest, {}).get(step, {}).get("cpu_seconds")
+                if cpu:
+                    parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(cpu.items(), key=lambda i: -i[1]))
+                    lines.append(f"- {program} {step}: {parts}")
+    return "\n".join(lines)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def measured(action: Callable[[], Any]) -> dict[str, Any]:
+    """Wall seconds, peak tree RSS, CPU per process kind of one step, and the machine's load after it."""
+    with PeakSampler() as sampler:
+        start = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_bytes": sampler.peak, "cpu": sampler.cpu, "load1": os.getloadavg()[0]}
+
+
+def run(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,), timeout: int = 3600) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def controllers_run(cluster: Cluster, wait: float = 60) -> bool:
+    """Whether kube-controller-manager and kube-scheduler hold their leases: with other clusters
+    starting beside it, kwokctl can give one of them a port already taken, and it exits while
+    the API server still answers (then no DaemonSet pod is ever made and `up` waits forever)."""
+    deadline = time.monotonic() + wait
+    while True:
+        done = subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", "lease", "-n", "kube-system",
+                               "kube-controller-manager", "kube-scheduler", "-o", "name"],
+                              env=cluster.env, capture_output=True, text=True, timeout=60)
+        if done.returncode == 0 and len(done.stdout.split()) == 2:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+
+
+@contextmanager
+def fresh_cluster(env: dict[str, str], base: Path, attempts: int = 3) -> Iterator[Cluster]:
+    """A kwok cluster of its own, deleted afterwards: no run sees another's objects (or protection)."""
+    for attempt in range(attempts):
+        name = f"bench-{uuid.uuid4().hex[:6]}"
+        cluster = start_cluster(env, base / "kwok", name)
+        if controllers_run(cluster):
+            break
+        stop_cluster(cluster.env, name)
+        print(f"  cluster {name}: a controller did not start, starting another", file=sys.stderr, flush=True)
+    else:
+        raise SystemExit(f"no kwok cluster with its controllers running in {attempts} attempts")
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster.env, name)
+
+
+class Unrunnable(Exception):
+    """A program that cannot run at this size at all (said in the figures instead of a time)."""
+
+
+# The language host hands the whole stack config to the program in one environment variable,
+# PULUMI_CONFIG, as Pulumi's own hosts do; Linux caps one such string at 128 KiB (pulumi/pulumi#8680).
+TOO_LONG = "Argument list too long"
+
+
+def pulumi_steps(stack: Stack) -> dict[str, Callable[[], Any]]:
+    def pulumi(*args: str) -> Callable[[], Any]:
+        def step() -> None:
+            try:
+                stack.pulumi(*args, timeout=7200)
+            except AssertionError as failed:
+                if TOO_LONG in str(failed):
+                    raise Unrunnable("the stack config exceeds the 128 KiB of the PULUMI_CONFIG environment "
+                                     "variable (E2BIG, pulumi/pulumi#8680)") from None
+                raise
+        return step
+    return {"preview": pulumi("preview"), "up": pulumi("up", "--yes"),
+            "preview-nochange": pulumi("preview", "--expect-no-changes"),
+            "destroy": pulumi("destroy", "--exclude-protected", "--yes")}
+
+
+def compiled(project: Path, *sources: str) -> None:
+    """Byte-compile the program, so that no first step pays for it (the project copy has no caches)."""
+    run([str(ROOT / ".venv" / "bin" / "python"), "-m", "compileall", "-q", *(str(project / s) for s in sources)], os.environ.copy())
+
+
+def ours_stack(stacks: Stacks, config: dict[str, str]) -> Stack:
+    compiled(stacks.workdir, "__main__.py", "components")
+    stack = stacks("bench", config_from=None)
+    for key, value in config.items():
+        stack.set_config(key, json.loads(value))
+    return stack
+
+
+def plain_stack(stacks: Stacks, base: Path, plan_file: Path) -> Stack:
+    project = base / "plain"
+    shutil.copytree(PLAIN, project, ignore=shutil.ignore_patterns("__pycache__", "Pulumi.*.yaml"))
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    compiled(project, "__main__.py")
+    stack = stacks("bench", config_from=None, project_dir=project)
+    stack.set_config("multus-cni-plain:plan", str(plan_file))
+    return stack
+
+
+def manifest_files(objects: list[dict[str, Any]], plan: list[dict[str, Any]], into: Path) -> dict[str, Path]:
+    """The rendered objects as kubectl files: the CRDs, the rest, its Pods, and what is not protected."""
+    protected = {(i["manifest"]["kind"], i["manifest"]["metadata"].get("namespace"), i["manifest"]["metadata"]["name"])
+                 for i in plan if i["protect"]}
+    crd = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    rest = [o for o in objects if o["kind"] != "CustomResourceDefinition"]
+    groups = {"crd": crd, "rest": rest, "pods": [o for o in rest if o["kind"] == "Pod"],
+              "daemonsets": [o for o in rest if o["kind"] == "DaemonSet"],
+              "unprotected": [o for o in objects
+                              if (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) not in protected]}
+    files = {}
+    for name, docs in groups.items():
+        files[name] = into / f"{name}.yaml"
+        files[name].write_text(yaml.safe_dump_all(docs, sort_keys=True))
+    return files
+
+
+def kubectl_steps(cluster: Cluster, files: dict[str, Path]) -> dict[str, Callable[[], Any]]:
+    def kubectl(*args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+        return run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), *args], cluster.env, ok)
+
+    def up() -> None:
+        kubectl("apply", "--server-side", "-f", str(files["crd"]))
+        kubectl("wait", "--for=condition=Established", "-f", str(files["crd"]), "--timeout=600s")
+        kubectl("apply", "--server-side", "-f", str(files["rest"]))
+        kubectl("rollout", "status", "-f", str(files["daemonsets"]), "--timeout=600s")
+        kubectl("wait", "--for=condition=Ready", "-f", str(files["pods"]), "--timeout=600s")
+
+    return {"up": up,
+            # exit 1 means "differences found": reported, as a pulumi preview with changes would be
+            "preview-nochange": lambda: kubectl("diff", "--server-side", "-f", str(files["crd"]), "-f", str(files["rest"]), ok=(0, 1)),
+            "destroy": lambda: kubectl("delete", "--wait=true", "-f", str(files["unprotected"]))}
+
+
+def check_deployed(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+    """After `up` (untimed): the cluster holds every rendered NAD and Pod, whichever program made them."""
+    for kind, resource in (("NetworkAttachmentDefinition", "network-attachment-definitions"), ("Pod", "pods")):
+        want = sorted(f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}" for o in objects if o["kind"] == kind)
+        listed = run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", resource, "-A", "-o",
+                      "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}"], cluster.env).stdout
+        missing = sorted(set(want) - set(listed.split()))
+        if missing:
+            raise SystemExit(f"after up, {len(missing)} of {len(want)} {kind}s are missing, e.g. {missing[:3]}")
+
+
+def run_once(program: str, size: int, workloads: int, env: dict[str, str], plan_file: Path,
+             objects: list[dict[str, Any]], plan: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One program at one size, on its own cluster and backend: each step's figures."""
+    with tempfile.TemporaryDirectory(prefix=f"engine-bench-{program}-{size}-") as tmp:
+        base = Path(tmp)
+        with fresh_cluster(env, base) as cluster:
+            if program == "kubectl":
+                steps = kubectl_steps(cluster, manifest_files(objects, plan, base))
+            else:
+                (base / "stacks").mkdir()
+                stacks = Stacks(cluster, base / "stacks")
+                stack = (ours_stack(stacks, stack_config(size, workloads)) if program == "ours"
+                         else plain_stack(stacks, base, plan_file))
+                steps = pulumi_steps(stack)
+            figures_ = {}
+            for step, action in steps.items():
+                figures_[step] = measured(action)
+                if step == "up":
+                    check_deployed(cluster, objects)
+                print(f"  {program:7} {size:>5,} networks  {step:16} {figures_[step]['seconds']:8.2f} s "
+                      f"{figures_[step]['peak_bytes'] / 2**20:6.0f} MiB", file=sys.stderr, flush=True)
+            return figures_
+
+
+def rendered(size: int, workloads: int, base: Path) -> list[dict[str, Any]]:
+    """`python -m components render` of a stack file with this size's config."""
+    project = base / f"render-{size}"
+    project.mkdir()
+    stack = Stack("bench", project, {})
+    for key, value in stack_config(size, workloads).items():
+        stack.set_config(key, json.loads(value))
+    return rendered_objects(ROOT, project / "Pulumi.bench.yaml")
+
+
+def machine() -> dict[str, Any]:
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    return {"cpus": os.cpu_count(), "memory_gib": round(int(memory) / 2**20, 1), "python": platform.python_version(),
+            "kernel": platform.release()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,100,1000", help="numbers of networks, comma-separated")
+    parser.add_argument("--workloads", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each program and size (medians)")
+    parser.add_argument("--programs", default=",".join(PROGRAMS), help="a subset of " + ",".join(PROGRAMS))
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    programs = [p for p in PROGRAMS if p in args.programs.split(",")]
+
+    env, reason = toolchain_env()
+    if env is None:
+        raise SystemExit(reason)
+    versions = run(["pulumi", "version"], env).stdout.strip()
+    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
+            "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
+            "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "unrunnable": {}}
+    samples: Samples = {p: {s: {} for s in sizes} for p in programs}
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        base = Path(tmp)
+        inputs = {}
+        for size in sizes:
+            plan = baseline_plan(size, args.workloads)
+            plan_file = base / f"plan-{size}.json"
+            plan_file.write_text(json.dumps(plan))
+            inputs[size] = (plan_file, rendered(size, args.workloads, base), plan)
+        for _ in range(args.repeat):
+            for size in sizes:
+                for program in programs:
+                    plan_file, objects, plan = inputs[size]
+                    try:
+                        for step, figure in run_once(program, size, args.workloads, env, plan_file, objects, plan).items():
+                            samples[program][size].setdefault(step, []).append(figure)
+                    except Unrunnable as why:
+                        meta["unrunnable"].setdefault(program, {})[str(size)] = str(why)
+                        print(f"  {program:7} {size:>5,} networks  cannot run: {why}", file=sys.stderr, flush=True)
+                    if args.json:  # after every run: an interrupted bench keeps what it measured
+                        write_json(args.json, as_document(figures(samples), meta))
+
+    result = figures(samples)
+    print(f"{meta['date']}, {meta['machine']['cpus']} CPUs, {meta['machine']['memory_gib']} GiB, pulumi {versions}, "
+          f"{args.workloads} workloads, medians of {args.repeat} run(s), a fresh kwok cluster per program and size\n")
+    print(report(result))
+    for program, sizes_ in meta["unrunnable"].items():
+        for size, why in sizes_.items():
+            print(f"- {program} cannot run {int(size):,} networks: {why}")
+    if args.json:
+        write_json(args.json, as_document(result, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The engine bench's baseline: every Kubernetes object the multus-cni program registers for a
+config, created directly with its pulumi_kubernetes class: no components, no validation.
+
+The objects come from `multus-cni-plain:plan`, a JSON file written by bench/engine_bench.py from a
+render of the same config (bench/render_bench.py `baseline_plan`): each manifest, its protection
+and the objects it waits for, so both programs ask the engine for the same objects in the same order.
+"""
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+
+
+def resource_class(api_version: str, kind: str):
+    """pulumi_kubernetes.<group>.<version>.<Kind> (core for the empty group), or None for a custom resource."""
+    group, _, version = api_version.rpartition("/")
+    try:
+        return getattr(importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0] or 'core'}.{version}"), kind)
+    except (ImportError, AttributeError):
+        return None
+
+
+def keyword(field: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()  # roleRef -> role_ref
+
+
+def create(item: dict, created: dict[str, pulumi.Resource]) -> pulumi.Resource:
+    manifest = dict(item["manifest"])
+    api_version, kind = manifest.pop("apiVersion"), manifest.pop("kind")
+    opts = pulumi.ResourceOptions(protect=item["protect"], depends_on=[created[d] for d in item["dependsOn"]] or None)
+    cls = resource_class(api_version, kind)
+    if cls is None:
+        return CustomResource(item["name"], api_version=api_version, kind=kind, opts=opts, **manifest)
+    return cls(item["name"], opts=opts, **{keyword(k): v for k, v in manifest.items()})
+
+
+if __name__ == "__main__":  # as the language host runs a program
+    created: dict[str, pulumi.Resource] = {}
+    for item in json.loads(Path(pulumi.Config().require("plan")).read_text()):
+        created[item["name"]] = create(item, created)

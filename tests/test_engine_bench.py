@@ -1,0 +1,170 @@
+"""bench/engine_bench.py's pure parts: the figures, the JSON it writes, the /proc sampler; and
+bench/plain, its baseline program, registering exactly the objects ours does (under the mocks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from components import render
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import engine_bench  # noqa: E402
+from render_bench import baseline_plan, stack_config  # noqa: E402
+
+
+def run_of(seconds: float, mib: float = 100, cpu: dict[str, float] | None = None) -> dict:
+    return {"seconds": seconds, "peak_bytes": int(mib * 2**20), "cpu": cpu or {}}
+
+
+def samples_of(times: dict[str, dict[int, dict[str, list[float]]]]) -> engine_bench.Samples:
+    return {p: {n: {step: [run_of(s) for s in runs] for step, runs in steps.items()} for n, steps in sizes.items()}
+            for p, sizes in times.items()}
+
+
+def test_figures_take_medians_and_divide_ours_by_each_baseline():
+    samples = samples_of({"ours": {100: {"up": [30.0, 10.0, 20.0], "preview": [6.0]}},
+                          "plain": {100: {"up": [8.0, 12.0, 10.0], "preview": [4.0]}},
+                          "kubectl": {100: {"up": [5.0]}}})
+    samples["ours"][100]["up"][0]["peak_bytes"] = 300 * 2**20  # peaks 300, 100, 100 MiB: median 100
+    result = engine_bench.figures(samples)
+    assert result["medians"]["ours"][100]["up"]["seconds"] == 20.0
+    assert result["medians"]["ours"][100]["up"]["peak_mib"] == 100.0
+    assert result["ratios"][100]["up"] == {"plain": 2.0, "kubectl": 4.0}
+    assert result["ratios"][100]["preview"] == {"plain": 1.5}  # kubectl has no first preview
+    assert result["growth"] == {}  # 1,000 networks not measured
+
+
+def test_growth_and_verdicts_at_the_largest_size():
+    samples = samples_of({"ours": {100: {"up": [10.0], "preview-nochange": [4.0]},
+                                   1000: {"up": [120.0], "preview-nochange": [30.0]}},
+                          "plain": {100: {"up": [10.0], "preview-nochange": [4.0]},
+                                    1000: {"up": [100.0], "preview-nochange": [20.0]}}})
+    result = engine_bench.figures(samples)
+    assert result["growth"]["ours"] == {"up": 12.0, "preview-nochange": 7.5}
+    verdicts = {v["target"]: (v["value"], v["met"]) for v in engine_bench.verdicts(result)}
+    assert verdicts["1,000 networks: up at most 1.50x plain"] == (1.2, True)
+    assert verdicts["1,000 networks: preview-nochange at most 1.25x plain"] == (1.5, False)
+    assert verdicts["ours, up: 1,000 vs 100 networks at most 10.5x"] == (12.0, False)
+
+
+def test_cpu_medians_per_process_kind():
+    runs = [run_of(1, cpu={"pulumi": 1.0, "python program": 5.0}), run_of(1, cpu={"pulumi": 3.0}),
+            run_of(1, cpu={"pulumi": 2.0, "python program": 4.0})]
+    assert engine_bench.median_cpu(runs) == {"pulumi": 2.0, "python program": 4.0}
+
+
+def test_json_is_deterministic_with_string_keys(tmp_path):
+    result = engine_bench.figures(samples_of({"ours": {1: {"up": [2.0]}}, "plain": {1: {"up": [1.0]}}}))
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    engine_bench.write_json(first, engine_bench.as_document(result, {"sizes": [1]}))
+    engine_bench.write_json(second, engine_bench.as_document(result, {"sizes": [1]}))
+    text = first.read_text()
+    assert text == second.read_text() and text.endswith("}\n")
+    document = json.loads(text)
+    assert document["ratios"]["1"]["up"]["plain"] == 2.0
+    assert document["medians"]["plain"]["1"]["up"]["seconds"] == 1.0
+    assert list(document) == sorted(document)
+
+
+def test_table_has_a_row_per_size_and_step_and_says_what_is_not_measured():
+    result = engine_bench.figures(samples_of({"ours": {1: {s: [2.0] for s in engine_bench.STEPS}},
+                                              "plain": {1: {s: [1.0] for s in engine_bench.STEPS}}}))
+    rows = engine_bench.table(result).splitlines()[2:]
+    assert [r.split(" | ")[1] for r in rows] == list(engine_bench.STEPS)
+    assert rows[1] == "| 1 | up | 2.00 | 1.00 | n/a | 2.00x | n/a | 100 | 100 | n/a |"
+
+
+def test_sampler_sums_a_process_tree_and_names_its_processes():
+    """A child that starts a grandchild holding 64 MiB: the tree's peak holds both."""
+    grandchild = "b = bytearray(64 * 2**20); import time; time.sleep(0.5)"
+    child = textwrap.dedent(f"""
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c", {grandchild!r}], check=True)
+    """)
+    with engine_bench.PeakSampler(interval=0.01) as sampler:
+        subprocess.run([sys.executable, "-c", child], check=True)
+    python = Path(sys.executable).name
+    assert sampler.peak >= 64 * 2**20 + 2 * 5 * 2**20  # the bytes, plus two interpreters of a few MiB each
+    assert sampler.peak < 1024 * 2**20
+    assert f"{python} -c" in sampler.cpu
+    assert engine_bench.tree_rss(engine_bench.os.getpid()) == 0  # everything has exited
+
+
+def test_labels_say_which_script_a_python_runs(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    child = subprocess.Popen([sys.executable, "-u", str(script)])  # -u: as the language host runs a program
+    wanted, deadline = f"{Path(sys.executable).name} probe.py", time.monotonic() + 10
+    try:
+        while engine_bench.label(child.pid) != wanted and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child has exec'd
+        assert engine_bench.label(child.pid) == wanted
+    finally:
+        child.kill()
+        child.wait()
+    assert engine_bench.label(child.pid) == "?"  # gone
+
+
+def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
+    """bench/plain against ours for 3 networks and 4 workloads: same types, names, inputs,
+    protection; each NAD waits for every Multus object, each Pod for its NAD."""
+    config = stack_config(3, 4)
+    ours = render.run_program("multus-cni", "bench", config)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(baseline_plan(3, 4)))
+    plain = render.run_program("multus-cni-plain", "bench", {"multus-cni-plain:plan": str(plan)},
+                               program=BENCH / "plain" / "__main__.py")
+
+    def objects(run_: render.Run) -> dict[tuple[str, str], tuple]:
+        return {(r.type, r.name): (r.inputs, r.protect) for r in run_.monitor.registrations
+                if r.custom and r.type.startswith("kubernetes:")}
+
+    assert objects(plain) == objects(ours)
+    assert not [r for r in plain.monitor.registrations if not r.custom and r.type != "pulumi:pulumi:Stack"]
+    names = {r.urn: r.name for r in plain.monitor.registrations}
+    waits = {r.name: {names[d] for d in r.dependencies} for r in plain.monitor.registrations if r.custom}
+    multus = {r.name for r in plain.monitor.registrations if r.protect}
+    assert len(multus) == 6
+    assert waits["default/net-0001-nad"] == multus
+    assert waits["default/probe-0001-pod"] == {"default/net-0001-nad"}  # which waits for Multus
+
+
+@pytest.mark.parametrize("api_version,kind,module", [
+    ("v1", "Pod", "pulumi_kubernetes.core.v1"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "pulumi_kubernetes.rbac.v1"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "pulumi_kubernetes.apiextensions.v1"),
+    ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", None),
+])
+def test_plain_program_picks_the_typed_class(api_version, kind, module):
+    import runpy
+    plain = runpy.run_path(str(BENCH / "plain" / "__main__.py"), run_name="plain_module")  # defines, creates nothing
+    cls = plain["resource_class"](api_version, kind)
+    assert (cls.__module__.rsplit(".", 1)[0] if cls else None) == module
+
+
+class _FailingStack:
+    """Stands in for tests.integration.conftest.Stack, whose pulumi() raises AssertionError with the output."""
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def pulumi(self, *args: str, timeout: int = 0) -> None:
+        raise AssertionError(f"pulumi {' '.join(args)} failed (exit 1):\n{self.output}")
+
+
+def test_a_config_too_large_for_the_environment_makes_the_program_unrunnable_not_the_bench_fail():
+    too_long = _FailingStack("error: Exception calling application: [Errno 7] Argument list too long: '.venv/bin/python'")
+    with pytest.raises(engine_bench.Unrunnable, match="PULUMI_CONFIG"):
+        engine_bench.pulumi_steps(too_long)["preview"]()
+    other = _FailingStack("error: something else")
+    with pytest.raises(AssertionError, match="something else"):
+        engine_bench.pulumi_steps(other)["up"]()
