@@ -137,11 +137,12 @@ CHILDREN = {"ours": child_ours, "baseline": child_baseline, "dev": child_dev, "i
 
 # --- measuring -------------------------------------------------------------------------------
 
-def measure(*args: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of `python render_bench.py --child ...` in a fresh process.
+def measure(*args: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of `python render_bench.py --child ...` in a fresh process.
 
     The parent stays small (it never imports the project): a spawned child's peak RSS starts from
-    its parent's, since Linux keeps ru_maxrss across exec."""
+    its parent's, since Linux keeps ru_maxrss across exec. CPU is the child's user + system time,
+    which other processes on a shared machine disturb far less than its wall time."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
     with tempfile.NamedTemporaryFile("r", suffix=".stderr") as stderr:
         quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -152,12 +153,18 @@ def measure(*args: str) -> tuple[float, float]:
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"child {args} failed with status {os.waitstatus_to_exitcode(status)}:\n{stderr.read()}")
-    return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # Linux reports KiB
 
 
-def medians(repeat: int, *args: str) -> tuple[float, float]:
-    samples = [measure(*args) for _ in range(repeat)]
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+def medians(repeat: int, **children: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
+    """Median (wall, RSS, CPU) of each child, run in turns (a, b, c, a, b, c, ...) so that a busy
+    spell on the machine falls on all of them rather than on one."""
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in children}
+    for _ in range(repeat):
+        for name, args in children.items():
+            samples[name].append(measure(*args))
+    return {name: tuple(statistics.median(s[i] for s in runs) for i in range(3))  # type: ignore[misc]
+            for name, runs in samples.items()}
 
 
 def verdict(value: float, limit: float) -> str:
@@ -176,41 +183,47 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = [int(n) for n in args.networks.split(",")]
-    results: dict[int, dict[str, tuple[float, float]]] = {}
+    results: dict[int, dict[str, tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             plan = Path(tmp, f"plan-{n}.json")
             measure("plan", str(n), str(args.workloads), str(plan))
-            results[n] = {"ours": medians(args.repeat, "ours", str(n), str(args.workloads)),
-                          "baseline": medians(args.repeat, "baseline", str(plan)),
-                          "tree": medians(args.repeat, "baseline", str(plan), "tree")}
+            results[n] = medians(args.repeat, ours=("ours", str(n), str(args.workloads)),
+                                 baseline=("baseline", str(plan)), tree=("baseline", str(plan), "tree"))
         modules = Path(tmp, "modules.txt")
         measure("dev", str(modules))
-        dev, imports = medians(args.repeat, "dev"), medians(args.repeat, "imports", str(modules))
+        cold = medians(args.repeat, dev=("dev",), imports=("imports", str(modules)))
+        dev, imports = cold["dev"], cold["imports"]
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.repeat} fresh processes, "
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.repeat} fresh processes run in turns, "
           f"{args.workloads} workloads\n")
     print("flat: the same objects without components; tree: the same objects under the same component tree\n")
     print("| networks | ours s | flat s | tree s | time / flat | time / tree | ours MiB | flat MiB | tree MiB | memory / flat | memory / tree |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in results.items():
-        (ot, om), (bt, bm), (tt, tm) = r["ours"], r["baseline"], r["tree"]
+        (ot, om, _), (bt, bm, _), (tt, tm, _) = r["ours"], r["baseline"], r["tree"]
         print(f"| {n:,} | {ot:.2f} | {bt:.2f} | {tt:.2f} | {ot / bt:.2f}x | {ot / tt:.2f}x | {om:.0f} | {bm:.0f} | {tm:.0f} "
               f"| {om / bm:.2f}x | {om / tm:.2f}x |")
+    print("\nCPU seconds (user + system) of the same processes:\n")
+    print("| networks | ours CPU s | flat CPU s | tree CPU s | CPU / flat | CPU / tree |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n, r in results.items():
+        oc, bc, tc = r["ours"][2], r["baseline"][2], r["tree"][2]
+        print(f"| {n:,} | {oc:.2f} | {bc:.2f} | {tc:.2f} | {oc / bc:.2f}x | {oc / tc:.2f}x |")
     print()
     largest = max(sizes)
-    (ot, om), (tt, tm) = results[largest]["ours"], results[largest]["tree"]
-    print(f"- {largest:,} networks, time vs the tree floor: {verdict(ot / tt, 1.10)}")
+    (ot, om, oc), (tt, tm, tc) = results[largest]["ours"], results[largest]["tree"]
+    print(f"- {largest:,} networks, time vs the tree floor: {verdict(ot / tt, 1.10)} (CPU: {oc / tc:.2f}x)")
     print(f"- {largest:,} networks, memory vs the tree floor: {verdict(om / tm, 1.10)}")
     if 100 in results and 1000 in results:
         t100, t1000 = results[100]["ours"][0], results[1000]["ours"][0]
-        print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)}")
+        print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)} (CPU: {results[1000]['ours'][2] / results[100]['ours'][2]:.2f}x)")
         if 1 in results:
             per_net_low = (t100 - results[1]["ours"][0]) / 99
             per_net_high = (t1000 - t100) / 900
             print(f"  marginal cost per network: {per_net_low * 1000:.2f} ms (1-100), {per_net_high * 1000:.2f} ms (100-1,000)")
     print(f"- cold dev render {dev[0]:.2f} s / {dev[1]:.0f} MiB vs importing the same modules "
-          f"{imports[0]:.2f} s / {imports[1]:.0f} MiB: {verdict(dev[0] / imports[0], 1.25)}")
+          f"{imports[0]:.2f} s / {imports[1]:.0f} MiB: {verdict(dev[0] / imports[0], 1.25)} (CPU: {dev[2] / imports[2]:.2f}x)")
     return 0
 
 
