@@ -5,7 +5,7 @@ every registration under the same mocks (components.render.run). Wall time is ta
 process and its peak RSS comes from wait4(2), so each figure is that process alone. Medians of
 --repeat runs. The targets are reported, not asserted.
 
-    python bench/render_bench.py [--repeat 5] [--networks 1,100,1000] [--workloads 100]
+    python bench/render_bench.py [--repeat 5] [--networks 1,100,1000] [--workloads 100] [--classes]
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ def child_ours(networks: str, workloads: str) -> None:
 def child_baseline(plan_file: str, tree: str = "") -> None:
     """The plan's objects, each created directly with its pulumi_kubernetes class: flat, or (tree)
     under bare components of the same types and names as ours, with no validation and no work
-    beyond their registration: the floor for a design of one component per NAD and per workload."""
+    beyond their registration: the floor for a design of one component per NAD and per workload.
+
+    tree="classes" (informational, `--classes`): the same tree with each component an instance of
+    an empty ComponentResource subclass. The SDK records the Python stack under a resource from
+    the third `__init__` frame up; a bare ComponentResource has only two, so it records none,
+    while any component class (ours included) has its stack recorded."""
     import pulumi
     from pulumi_kubernetes.apiextensions import CustomResource
     from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
@@ -62,6 +67,12 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
                "ClusterRoleBinding": ClusterRoleBinding}
     plan = json.loads(Path(plan_file).read_text())
 
+    class Component(pulumi.ComponentResource):
+        def __init__(self, type_: str, name: str):
+            super().__init__(type_, name)
+
+    component_class = Component if tree == "classes" else pulumi.ComponentResource
+
     def program() -> None:
         created: dict[str, pulumi.Resource] = {}
         components: dict[tuple[str, str], pulumi.ComponentResource] = {}
@@ -69,7 +80,7 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
             parent = None
             if tree and item["parent"]:
                 key = tuple(item["parent"])
-                parent = components.get(key) or components.setdefault(key, pulumi.ComponentResource(*key))
+                parent = components.get(key) or components.setdefault(key, component_class(*key))
             manifest = item["manifest"]
             fields = {("role_ref" if k == "roleRef" else k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
             opts = pulumi.ResourceOptions(protect=item["protect"], parent=parent,
@@ -176,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--networks", default="1,100,1000")
     parser.add_argument("--workloads", type=int, default=100)
+    parser.add_argument("--classes", action="store_true",
+                        help="also measure the tree with component classes (informational, see child_baseline)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -188,8 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             plan = Path(tmp, f"plan-{n}.json")
             measure("plan", str(n), str(args.workloads), str(plan))
-            results[n] = medians(args.repeat, ours=("ours", str(n), str(args.workloads)),
-                                 baseline=("baseline", str(plan)), tree=("baseline", str(plan), "tree"))
+            children = {"ours": ("ours", str(n), str(args.workloads)), "baseline": ("baseline", str(plan)),
+                        "tree": ("baseline", str(plan), "tree")}
+            if args.classes:
+                children["classes"] = ("baseline", str(plan), "classes")
+            results[n] = medians(args.repeat, **children)
         modules = Path(tmp, "modules.txt")
         measure("dev", str(modules))
         cold = medians(args.repeat, dev=("dev",), imports=("imports", str(modules)))
@@ -210,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     for n, r in results.items():
         oc, bc, tc = r["ours"][2], r["baseline"][2], r["tree"][2]
         print(f"| {n:,} | {oc:.2f} | {bc:.2f} | {tc:.2f} | {oc / bc:.2f}x | {oc / tc:.2f}x |")
+    if args.classes:
+        print("\nInformational: the tree floor with each component an empty ComponentResource subclass (the SDK "
+              "then records its stack, as for any component class):\n")
+        print("| networks | ours s | classes s | time / classes | ours CPU s | classes CPU s | CPU / classes | ours MiB | classes MiB | memory / classes |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, r in results.items():
+            (ot, om, oc), (ct, cm, cc) = r["ours"], r["classes"]
+            print(f"| {n:,} | {ot:.2f} | {ct:.2f} | {ot / ct:.2f}x | {oc:.2f} | {cc:.2f} | {oc / cc:.2f}x | {om:.0f} | {cm:.0f} | {om / cm:.2f}x |")
     print()
     largest = max(sizes)
     (ot, om, oc), (tt, tm, tc) = results[largest]["ours"], results[largest]["tree"]
