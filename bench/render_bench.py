@@ -167,6 +167,9 @@ def measure(*args: str) -> tuple[float, float, float]:
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # Linux reports KiB
 
 
+TURNS: list[dict[str, list[tuple[float, float, float]]]] = []  # every sample of every medians() call
+
+
 def medians(repeat: int, **children: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
     """Median (wall, RSS, CPU) of each child, run in turns (a, b, c, a, b, c, ...) so that a busy
     spell on the machine falls on all of them rather than on one."""
@@ -174,6 +177,7 @@ def medians(repeat: int, **children: tuple[str, ...]) -> dict[str, tuple[float, 
     for _ in range(repeat):
         for name, args in children.items():
             samples[name].append(measure(*args))
+    TURNS.append(samples)
     return {name: tuple(statistics.median(s[i] for s in runs) for i in range(3))  # type: ignore[misc]
             for name, runs in samples.items()}
 
@@ -239,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     (ot, om, oc), (tt, tm, tc) = results[largest]["ours"], results[largest]["tree"]
     print(f"- {largest:,} networks, time vs the tree floor: {verdict(ot / tt, 1.10)} (CPU: {oc / tc:.2f}x)")
     print(f"- {largest:,} networks, memory vs the tree floor: {verdict(om / tm, 1.10)}")
+    turns = TURNS[sizes.index(largest)]
+    print("  each turn's ours / tree, time: " + ", ".join(f"{o[0] / t[0]:.2f}x" for o, t in zip(turns["ours"], turns["tree"]))
+          + "; CPU: " + ", ".join(f"{o[2] / t[2]:.2f}x" for o, t in zip(turns["ours"], turns["tree"])))
     if 100 in results and 1000 in results:
         t100, t1000 = results[100]["ours"][0], results[1000]["ours"][0]
         print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)} (CPU: {results[1000]['ours'][2] / results[100]['ours'][2]:.2f}x)")
