@@ -5,7 +5,8 @@
 For our program and render_bench.py's tree floors, each in a fresh process: the Python stack
 frames the SDK recorded under the registrations (it captures the stack under every resource, for
 source positions), and the Python function calls made after every module is imported (cProfile),
-then the same with the SDK's stack capture switched off (an ablation, to show what it costs).
+and the full collections of the cyclic garbage collector with the old objects each met; then the
+calls with the SDK's stack capture switched off (an ablation, to show what it costs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ KINDS = {"ours": "our program", "tree": "tree floor (bare ComponentResource)", "
 
 def child(kind: str, networks: str, workloads: str, plan: str, ablation: str) -> None:
     import cProfile
+    import gc
     import pstats
 
     from components import render  # every module the runs need, imported before counting
@@ -41,6 +43,9 @@ def child(kind: str, networks: str, workloads: str, plan: str, ablation: str) ->
         return runs[-1]
 
     render.run = recording
+    full = []  # old-generation objects at the start of each full collection
+    gc.callbacks.append(lambda phase, info: full.append(len(gc.get_objects(2)))
+                        if phase == "start" and info["generation"] == 2 else None)
     profile = cProfile.Profile()
     profile.enable()
     if kind == "ours":
@@ -48,9 +53,11 @@ def child(kind: str, networks: str, workloads: str, plan: str, ablation: str) ->
     else:
         render_bench.child_baseline(plan, kind)
     profile.disable()
+    gc.callbacks.clear()
     registrations = runs[0].monitor.registrations
     print(json.dumps({"calls": pstats.Stats(profile).total_calls, "registrations": len(registrations),
-                      "frames": sum(len(r.request.stackTrace.frames) for r in registrations)}))
+                      "frames": sum(len(r.request.stackTrace.frames) for r in registrations),
+                      "full_collections": len(full), "objects_scanned": sum(full)}))
 
 
 def measure(*args: str) -> dict:
@@ -74,12 +81,13 @@ def main() -> int:
         found = {(kind, ablation): measure(kind, args.networks, args.workloads, plan, ablation)
                  for kind in KINDS for ablation in ("", "no-stack")}
     print(f"{args.networks} networks, {args.workloads} workloads; calls are Python function calls after imports\n")
-    print("| program | registrations | stack frames recorded | calls | calls without stack capture | calls in stack capture |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| program | registrations | stack frames recorded | calls | calls without stack capture | calls in stack capture "
+          "| full GC collections | old-generation objects they met |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind, label in KINDS.items():
         full, bare = found[(kind, "")], found[(kind, "no-stack")]
         print(f"| {label} | {full['registrations']:,} | {full['frames']:,} | {full['calls']:,} | {bare['calls']:,} "
-              f"| {full['calls'] - bare['calls']:,} |")
+              f"| {full['calls'] - bare['calls']:,} | {full['full_collections']} | {full['objects_scanned']:,} |")
     print()
     ours = found[("ours", "")]["calls"], found[("ours", "no-stack")]["calls"]
     for kind in ("tree", "classes"):
