@@ -5,7 +5,7 @@ every registration under the same mocks (components.render.run). Wall time is ta
 process and its peak RSS comes from wait4(2), so each figure is that process alone. Medians of
 --repeat runs. The targets are reported, not asserted.
 
-    python bench/render_bench.py [--repeat 5] [--networks 1,100,1000] [--workloads 100]
+    python bench/render_bench.py [--repeat 5] [--networks 1,100,1000] [--workloads 100] [--classes]
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ def child_ours(networks: str, workloads: str) -> None:
 def child_baseline(plan_file: str, tree: str = "") -> None:
     """The plan's objects, each created directly with its pulumi_kubernetes class: flat, or (tree)
     under bare components of the same types and names as ours, with no validation and no work
-    beyond their registration: the floor for a design of one component per NAD and per workload."""
+    beyond their registration: the floor for a design of one component per NAD and per workload.
+
+    tree="classes" (informational, `--classes`): the same tree with each component an instance of
+    an empty ComponentResource subclass. The SDK records the Python stack under a resource from
+    the third `__init__` frame up; a bare ComponentResource has only two, so it records none,
+    while any component class (ours included) has its stack recorded."""
     import pulumi
     from pulumi_kubernetes.apiextensions import CustomResource
     from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
@@ -62,6 +67,12 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
                "ClusterRoleBinding": ClusterRoleBinding}
     plan = json.loads(Path(plan_file).read_text())
 
+    class Component(pulumi.ComponentResource):
+        def __init__(self, type_: str, name: str):
+            super().__init__(type_, name)
+
+    component_class = Component if tree == "classes" else pulumi.ComponentResource
+
     def program() -> None:
         created: dict[str, pulumi.Resource] = {}
         components: dict[tuple[str, str], pulumi.ComponentResource] = {}
@@ -69,7 +80,7 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
             parent = None
             if tree and item["parent"]:
                 key = tuple(item["parent"])
-                parent = components.get(key) or components.setdefault(key, pulumi.ComponentResource(*key))
+                parent = components.get(key) or components.setdefault(key, component_class(*key))
             manifest = item["manifest"]
             fields = {("role_ref" if k == "roleRef" else k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
             opts = pulumi.ResourceOptions(protect=item["protect"], parent=parent,
@@ -137,11 +148,12 @@ CHILDREN = {"ours": child_ours, "baseline": child_baseline, "dev": child_dev, "i
 
 # --- measuring -------------------------------------------------------------------------------
 
-def measure(*args: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of `python render_bench.py --child ...` in a fresh process.
+def measure(*args: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of `python render_bench.py --child ...` in a fresh process.
 
     The parent stays small (it never imports the project): a spawned child's peak RSS starts from
-    its parent's, since Linux keeps ru_maxrss across exec."""
+    its parent's, since Linux keeps ru_maxrss across exec. CPU is the child's user + system time,
+    which other processes on a shared machine disturb far less than its wall time."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
     with tempfile.NamedTemporaryFile("r", suffix=".stderr") as stderr:
         quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -152,12 +164,22 @@ def measure(*args: str) -> tuple[float, float]:
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"child {args} failed with status {os.waitstatus_to_exitcode(status)}:\n{stderr.read()}")
-    return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # Linux reports KiB
 
 
-def medians(repeat: int, *args: str) -> tuple[float, float]:
-    samples = [measure(*args) for _ in range(repeat)]
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+TURNS: list[dict[str, list[tuple[float, float, float]]]] = []  # every sample of every medians() call
+
+
+def medians(repeat: int, **children: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
+    """Median (wall, RSS, CPU) of each child, run in turns (a, b, c, a, b, c, ...) so that a busy
+    spell on the machine falls on all of them rather than on one."""
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in children}
+    for _ in range(repeat):
+        for name, args in children.items():
+            samples[name].append(measure(*args))
+    TURNS.append(samples)
+    return {name: tuple(statistics.median(s[i] for s in runs) for i in range(3))  # type: ignore[misc]
+            for name, runs in samples.items()}
 
 
 def verdict(value: float, limit: float) -> str:
@@ -169,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--networks", default="1,100,1000")
     parser.add_argument("--workloads", type=int, default=100)
+    parser.add_argument("--classes", action="store_true",
+                        help="also measure the tree with component classes (informational, see child_baseline)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -176,41 +200,61 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = [int(n) for n in args.networks.split(",")]
-    results: dict[int, dict[str, tuple[float, float]]] = {}
+    results: dict[int, dict[str, tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             plan = Path(tmp, f"plan-{n}.json")
             measure("plan", str(n), str(args.workloads), str(plan))
-            results[n] = {"ours": medians(args.repeat, "ours", str(n), str(args.workloads)),
-                          "baseline": medians(args.repeat, "baseline", str(plan)),
-                          "tree": medians(args.repeat, "baseline", str(plan), "tree")}
+            children = {"ours": ("ours", str(n), str(args.workloads)), "baseline": ("baseline", str(plan)),
+                        "tree": ("baseline", str(plan), "tree")}
+            if args.classes:
+                children["classes"] = ("baseline", str(plan), "classes")
+            results[n] = medians(args.repeat, **children)
         modules = Path(tmp, "modules.txt")
         measure("dev", str(modules))
-        dev, imports = medians(args.repeat, "dev"), medians(args.repeat, "imports", str(modules))
+        cold = medians(args.repeat, dev=("dev",), imports=("imports", str(modules)))
+        dev, imports = cold["dev"], cold["imports"]
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.repeat} fresh processes, "
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, medians of {args.repeat} fresh processes run in turns, "
           f"{args.workloads} workloads\n")
     print("flat: the same objects without components; tree: the same objects under the same component tree\n")
     print("| networks | ours s | flat s | tree s | time / flat | time / tree | ours MiB | flat MiB | tree MiB | memory / flat | memory / tree |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in results.items():
-        (ot, om), (bt, bm), (tt, tm) = r["ours"], r["baseline"], r["tree"]
+        (ot, om, _), (bt, bm, _), (tt, tm, _) = r["ours"], r["baseline"], r["tree"]
         print(f"| {n:,} | {ot:.2f} | {bt:.2f} | {tt:.2f} | {ot / bt:.2f}x | {ot / tt:.2f}x | {om:.0f} | {bm:.0f} | {tm:.0f} "
               f"| {om / bm:.2f}x | {om / tm:.2f}x |")
+    print("\nCPU seconds (user + system) of the same processes:\n")
+    print("| networks | ours CPU s | flat CPU s | tree CPU s | CPU / flat | CPU / tree |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n, r in results.items():
+        oc, bc, tc = r["ours"][2], r["baseline"][2], r["tree"][2]
+        print(f"| {n:,} | {oc:.2f} | {bc:.2f} | {tc:.2f} | {oc / bc:.2f}x | {oc / tc:.2f}x |")
+    if args.classes:
+        print("\nInformational: the tree floor with each component an empty ComponentResource subclass (the SDK "
+              "then records its stack, as for any component class):\n")
+        print("| networks | ours s | classes s | time / classes | ours CPU s | classes CPU s | CPU / classes | ours MiB | classes MiB | memory / classes |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, r in results.items():
+            (ot, om, oc), (ct, cm, cc) = r["ours"], r["classes"]
+            print(f"| {n:,} | {ot:.2f} | {ct:.2f} | {ot / ct:.2f}x | {oc:.2f} | {cc:.2f} | {oc / cc:.2f}x | {om:.0f} | {cm:.0f} | {om / cm:.2f}x |")
     print()
     largest = max(sizes)
-    (ot, om), (tt, tm) = results[largest]["ours"], results[largest]["tree"]
-    print(f"- {largest:,} networks, time vs the tree floor: {verdict(ot / tt, 1.10)}")
+    (ot, om, oc), (tt, tm, tc) = results[largest]["ours"], results[largest]["tree"]
+    print(f"- {largest:,} networks, time vs the tree floor: {verdict(ot / tt, 1.10)} (CPU: {oc / tc:.2f}x)")
     print(f"- {largest:,} networks, memory vs the tree floor: {verdict(om / tm, 1.10)}")
+    turns = TURNS[sizes.index(largest)]
+    print("  each turn's ours / tree, time: " + ", ".join(f"{o[0] / t[0]:.2f}x" for o, t in zip(turns["ours"], turns["tree"]))
+          + "; CPU: " + ", ".join(f"{o[2] / t[2]:.2f}x" for o, t in zip(turns["ours"], turns["tree"])))
     if 100 in results and 1000 in results:
         t100, t1000 = results[100]["ours"][0], results[1000]["ours"][0]
-        print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)}")
+        print(f"- time, 1,000 vs 100 networks: {verdict(t1000 / t100, 10.5)} (CPU: {results[1000]['ours'][2] / results[100]['ours'][2]:.2f}x)")
         if 1 in results:
             per_net_low = (t100 - results[1]["ours"][0]) / 99
             per_net_high = (t1000 - t100) / 900
             print(f"  marginal cost per network: {per_net_low * 1000:.2f} ms (1-100), {per_net_high * 1000:.2f} ms (100-1,000)")
     print(f"- cold dev render {dev[0]:.2f} s / {dev[1]:.0f} MiB vs importing the same modules "
-          f"{imports[0]:.2f} s / {imports[1]:.0f} MiB: {verdict(dev[0] / imports[0], 1.25)}")
+          f"{imports[0]:.2f} s / {imports[1]:.0f} MiB: {verdict(dev[0] / imports[0], 1.25)} (CPU: {dev[2] / imports[2]:.2f}x)")
     return 0
 
 
