@@ -47,6 +47,17 @@ def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[
     return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options)) for role, obj in objects.items()}
 
 
+def cluster_role_binding(name: str, role: str, account: str, namespace: str) -> dict[str, Any]:
+    """The binding upstream node agents ship: one ClusterRole to their own ServiceAccount."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+
+
 def daemonset(name: str, namespace: str, labels: dict[str, str], pod_labels: dict[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:
     """A DaemonSet manifest in the shape upstream node agents share: selected by its `name` label,
     rolling updates."""

@@ -133,13 +133,7 @@ def cluster_role(cfg: MultusConfig) -> dict:
 
 
 def cluster_role_binding(cfg: MultusConfig) -> dict:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": NAME},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": cfg.namespace}],
-    }
+    return kube.cluster_role_binding(NAME, NAME, NAME, cfg.namespace)
 
 
 def service_account(cfg: MultusConfig) -> dict:

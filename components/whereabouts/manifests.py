@@ -86,13 +86,7 @@ def cluster_role() -> dict:
 
 
 def cluster_role_binding(cfg: WhereaboutsConfig) -> dict:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": NAME},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CLUSTER_ROLE},
-        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": cfg.namespace}],
-    }
+    return kube.cluster_role_binding(NAME, CLUSTER_ROLE, NAME, cfg.namespace)
 
 
 def config_map(cfg: WhereaboutsConfig) -> dict:
