@@ -127,10 +127,14 @@ build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.m
     -o "$TC/bin/pulumi-language-yaml" "$m/cmd/pulumi-language-yaml"
 }
 
+node_arch() {  # the npm registry's name for this machine's Node.js build
+  case $(uname -m) in x86_64) echo x64 ;; aarch64 | arm64) echo arm64 ;; *) return 1 ;; esac
+}
+
 build_node() {  # Node.js and npm from their npm packages (bin/node as the official release ships it);
   # any npm fetches them once (apt's npm on Debian 12), then this one serves the TypeScript programs.
   local arch dir="$TC/node" tmp npm tool
-  case $(uname -m) in x86_64) arch=x64 ;; aarch64 | arm64) arch=arm64 ;; *) echo "no node-linux package for $(uname -m)"; return 1 ;; esac
+  arch=$(node_arch) || { echo "no node-linux package for $(uname -m)"; return 1; }
   npm=$(PATH=${PATH//"$TC/bin:"/} command -v npm) || { echo "npm is needed once to fetch Node.js: apt-get install npm"; return 1; }
   tmp=$(mktemp -d)
   (cd "$tmp" && "$npm" pack --silent --cache "$TC/npm-cache" "node-linux-$arch@$NODE_VERSION" "npm@$NPM_VERSION")
@@ -175,7 +179,7 @@ declare -A RECIPE=(
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
   [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
   [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/nodejs_host.py)"
-  [node]="node-linux-$(uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
+  [node]="node-linux-$(node_arch || uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
 )
 
 step() {  # step NAME: build unless the stamp says this exact recipe is built, or PATH has it
