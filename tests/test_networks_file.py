@@ -188,3 +188,8 @@ def test_fleet_local_check_refuses_the_oversize_config(tmp_path):
 ])
 def test_the_size_counts_bytes_as_the_larger_host_form_serialises_them(value, larger):
     assert stackfile.config_env_size({"multus-cni:a": value}) == len("PULUMI_CONFIG=") + larger + 1
+
+
+def test_inline_networks_that_are_no_list_are_reported_as_they_are(tmp_path):
+    (tmp_path / "networks.yaml").write_text(yaml.safe_dump([network(1)]))
+    assert problems(tmp_path, networks={"name": "net-0"}) == ["multus-cni:networks: must be a list, not an object"]

@@ -62,29 +62,25 @@ def read(name: Any, root: Path, prefix: str) -> list:
     """The file's list of networks as plain data; ConfigError (one line) when it cannot be."""
     if not isinstance(name, str) or not name.strip():
         raise ConfigError([Problem(f"{prefix}{KEY}", f"must be the path of a YAML or JSON file, not {describe(name)}")])
-    here = Problem(join_path(prefix, (NetworksFile(name, 0).label,)), "")
+    where = join_path(prefix, (NetworksFile(name, 0).label,))
     path = root / name
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError([_at(here, f"no such file (looked for {path})")]) from None
+        raise ConfigError([Problem(where, f"no such file (looked for {path})")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([_at(here, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+        raise ConfigError([Problem(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
-        raise ConfigError([_at(here, f"cannot be read: {exc.strerror or exc} ({path})")]) from None
+        raise ConfigError([Problem(where, f"cannot be read: {exc.strerror or exc} ({path})")]) from None
     try:
         value = decode_json(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except DataError as exc:
-        raise ConfigError([_at(here, str(exc))]) from None
+        raise ConfigError([Problem(where, str(exc))]) from None
     if value is None:  # an empty file: no networks, as an empty stack file has no config
         return []
     if not isinstance(value, list):
-        raise ConfigError([_at(here, f"must hold a list of networks (as multus-cni:networks), not {describe(value)}")])
+        raise ConfigError([Problem(where, f"must hold a list of networks (as multus-cni:networks), not {describe(value)}")])
     found = plain_problems(value, ())
     if found:
-        raise ConfigError(Problem(join_path(here.path, loc), message) for loc, message in found)
+        raise ConfigError(Problem(join_path(where, loc), message) for loc, message in found)
     return value
-
-
-def _at(here: Problem, message: str) -> Problem:
-    return Problem(here.path, message)

@@ -124,9 +124,10 @@ def _load_with_file(values: Mapping[str, Any], project: str, root: Path) -> Stac
     from_file = networks_file.read(name, root, prefix)
     rest = {k: v for k, v in values.items() if k != file_key}
     inline = _decode(rest.get(inline_key, "[]"))
-    if isinstance(inline, list):  # otherwise `networks` itself is wrong, and says so
-        rest[inline_key] = [*inline, *from_file]
-    located = networks_file.NetworksFile(name, len(inline) if isinstance(inline, list) else 0)
+    if not isinstance(inline, list):  # `networks` itself is wrong, and says so
+        return _load(rest, project)
+    rest[inline_key] = [*inline, *from_file]
+    located = networks_file.NetworksFile(name, len(inline))
     try:
         config = _load(rest, project)
     except ConfigError as exc:
