@@ -34,7 +34,7 @@ def installers(network) -> list:
 attachments = {
     network.key: NetworkAttachment(
         network.ref, network, multus=multus,
-        config_path=config_path(project, "networks", index), needs=installers(network),
+        config_path=config_path(project, *stack.network_loc(index)), needs=installers(network),
     )
     for index, network in enumerate(stack.networks)
 }

@@ -20,6 +20,7 @@ def _render(args: argparse.Namespace) -> int:
     stack, path = stackfile.resolve(args.stack, args.stack_file)
     project = stackfile.project_name()
     config = stackfile.load_config(path)
+    stackfile.check_config_size(config, path)
     result = render.run_program(project, stack, config)
     if args.format == "json":
         sys.stdout.write(render.as_json(result, project, stack))  # warnings are part of the document

@@ -73,7 +73,7 @@ def load_stack(stack: Optional[str], stack_file: Optional[str]) -> tuple[str, "S
     from .config import load_stack_config
 
     name, path = resolve(stack, stack_file)
-    return name, load_stack_config(load_config(path), project_name())
+    return name, load_stack_config(load_config(path), project_name(), ROOT)
 
 
 def _as_config_text(value: Any) -> str:
@@ -83,3 +83,34 @@ def _as_config_text(value: Any) -> str:
         return "[secret]"  # encrypted with the stack's key; render never decrypts
     # YAML dates and other non-JSON scalars reach the program as their text, as Pulumi passes them.
     return json.dumps(value, default=str)
+
+
+# --- the size of the config as the engine hands it over ----------------------------------------
+
+# Linux refuses to start a process with an environment string longer than MAX_ARG_STRLEN, 32 pages
+# (include/uapi/linux/binfmts.h), counting its terminating NUL; the engine's language hosts pass the
+# whole config as one: PULUMI_CONFIG=<JSON object> (pulumi/pulumi#8680; policy packs: #20402).
+ENV_STRING_LIMIT = 32 * 4096
+_ENV_NAME = "PULUMI_CONFIG="
+
+
+def config_env_size(config: dict[str, str]) -> int:
+    """Bytes of `PULUMI_CONFIG=<config>` and its NUL, in the largest of the hosts' forms: Go's
+    json.Marshal (compact, sorted, UTF-8, <>& escaped) with keys as `ns:config:key` (the Node.js
+    hosts' form), and this project's Python host's json.dumps (toolchain/language_host.py:
+    `ns:key`, ", " separators, non-ASCII escaped)."""
+    legacy = {key.replace(":", ":config:", 1): value for key, value in sorted(config.items())}
+    go = json.dumps(legacy, separators=(",", ":"), ensure_ascii=False)
+    go = go.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    python = json.dumps(config)
+    return len(_ENV_NAME) + max(len(go.encode("utf-8")), len(python.encode("utf-8"))) + 1
+
+
+def check_config_size(config: dict[str, str], path: Path) -> None:
+    """StackFileError when the engine could not start the program with this config."""
+    size = config_env_size(config)
+    if size > ENV_STRING_LIMIT:
+        raise StackFileError(
+            f"{path}: the config is {size:,} bytes as PULUMI_CONFIG, beyond Linux's {ENV_STRING_LIMIT:,} for one "
+            "environment string (128 KiB), so the engine could not start the program ('argument list too long'); "
+            "move networks to a file of the project and name it in multus-cni:networksFile (docs/configuration.md)")

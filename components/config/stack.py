@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
-from pydantic import ValidationInfo, model_validator
+from pydantic import PrivateAttr, ValidationInfo, model_validator
 
 from ..core.data import DataError, JsonSyntaxError, decode_json
 from ..core.data import problems as plain_problems
@@ -16,6 +17,7 @@ from ..core.model import DnsLabel, Model, Named
 from ..core.errors import ConfigError, Problem, fail, join_path, suggest, validate
 from .multus import MultusConfig
 from .addons import CniPluginsConfig, WhereaboutsConfig, addon_warnings
+from . import networks_file
 from .network import NetworkConfig
 from .topology import host_local_warnings, overlapping_pools, shared_master_warnings
 from .workload import WorkloadConfig
@@ -47,6 +49,8 @@ class StackConfig(Model):
     # Optional parts, off by default (config/addons.py).
     cniPlugins: CniPluginsConfig = CniPluginsConfig()
     whereabouts: WhereaboutsConfig = WhereaboutsConfig()
+    # `networksFile` is no field: the loader reads it into `networks` and keeps where it begins.
+    _networks_file: Optional[networks_file.NetworksFile] = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> "StackConfig":
@@ -68,11 +72,18 @@ class StackConfig(Model):
         for workload in self.workloads:
             for key in dict.fromkeys(workload.attachment_keys()):  # a pod attached twice is still one pod
                 users[key].append((workload.ref, workload.replicas))  # one entry per workload, not per replica
-        return shared_master_warnings(self.networks) + host_local_warnings(self.networks, users)
+        return self._located(shared_master_warnings(self.networks) + host_local_warnings(self.networks, users))
 
     def addon_warnings(self) -> list[tuple[tuple, str]]:
         """Plugins the networks run that the nodes are not known to have (config/addons.py)."""
-        return addon_warnings(self.networks, self.cniPlugins, self.whereabouts)
+        return self._located(addon_warnings(self.networks, self.cniPlugins, self.whereabouts))
+
+    def network_loc(self, index: int) -> tuple:
+        """Where network `index` is configured: `networks[i]`, or `networksFile(<file>)[j]`."""
+        return self._networks_file.loc(index) if self._networks_file else ("networks", index)
+
+    def _located(self, found: list[tuple[tuple, str]]) -> list[tuple[tuple, str]]:
+        return self._networks_file.found(found) if self._networks_file else found
 
     def networks_of(self, workload: WorkloadConfig) -> list[Optional[NetworkConfig]]:
         """The stack's network for each selection; None for external networks."""
@@ -92,21 +103,44 @@ def _duplicates(items: Iterable[Any], loc: tuple, what: str) -> list[tuple[tuple
     return problems
 
 
-def load_stack_config(values: Mapping[str, Any], project: str = PROJECT) -> StackConfig:
+def load_stack_config(values: Mapping[str, Any], project: str = PROJECT, root: Optional[Path] = None) -> StackConfig:
     """Validate raw Pulumi config (`{"multus-cni:networks": "<json>", ...}`).
 
     Pulumi hands structured values to the program as JSON text; plain strings stay strings.
-    Every problem is reported at once, each under its config key path.
+    Every problem is reported at once, each under its config key path. A `networksFile` is read
+    from `root`, the project directory (default: the working directory).
     """
     with _cyclic_gc_paused():
+        if f"{project}:{networks_file.KEY}" in values:
+            return _load_with_file(values, project, root or Path.cwd())
         return _load(values, project)
+
+
+def _load_with_file(values: Mapping[str, Any], project: str, root: Path) -> StackConfig:
+    """The file's networks after the inline ones, validated together (so duplicates across them
+    are found); problems of file networks are reported at `networksFile(<file>)[j]`."""
+    prefix, file_key, inline_key = f"{project}:", f"{project}:{networks_file.KEY}", f"{project}:networks"
+    name = _decode(values[file_key])
+    from_file = networks_file.read(name, root, prefix)
+    rest = {k: v for k, v in values.items() if k != file_key}
+    inline = _decode(rest.get(inline_key, "[]"))
+    if not isinstance(inline, list):  # `networks` itself is wrong, and says so
+        return _load(rest, project)
+    rest[inline_key] = [*inline, *from_file]
+    located = networks_file.NetworksFile(name, len(inline))
+    try:
+        config = _load(rest, project)
+    except ConfigError as exc:
+        raise ConfigError(located.problem(p, prefix) for p in exc.problems) from None
+    config._networks_file = located
+    return config
 
 
 def _load(values: Mapping[str, Any], project: str) -> StackConfig:
     prefix = f"{project}:"
     data: dict[str, Any] = {}
     problems: list[Problem] = []
-    known = StackConfig.known_keys()
+    known = StackConfig.known_keys() | {networks_file.KEY}
     for full_key, raw in sorted((str(k), v) for k, v in values.items()):
         if not full_key.startswith(prefix):
             continue
@@ -158,13 +192,15 @@ def _decode(raw: Any) -> Any:
 
 
 def load_from_pulumi(project: Optional[str] = None) -> StackConfig:
-    """Read this project's keys from the running Pulumi program's configuration."""
+    """Read this project's keys from the running Pulumi program's configuration; a networksFile
+    from the project directory the engine names (the working directory under mocks)."""
     from pulumi.runtime import config as runtime_config
     import pulumi
 
     project = project or pulumi.get_project()
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    return load_stack_config({k: runtime_config.get_config(k) for k in keys}, project)
+    root = Path(pulumi.get_root_directory() or "")  # mocks name it "root_directory": no directory at all
+    return load_stack_config({k: runtime_config.get_config(k) for k in keys}, project, root if root.is_absolute() else None)
 
 
 def config_path(project: str, *loc: Any) -> str:

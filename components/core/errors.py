@@ -50,10 +50,16 @@ def _problem_order(problem: Problem) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in parts), problem.message
 
 
+class Verbatim(str):
+    """A path part written as it is, not quoted: a key with its qualifier, `networksFile(<file>)`."""
+
+
 def join_path(prefix: str, loc: Sequence[Any]) -> str:
     path = prefix
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, Verbatim):
+            path += f".{part}" if path and not path.endswith(":") else str(part)
+        elif isinstance(part, int):
             path += f"[{part}]"
         elif _PLAIN_KEY.fullmatch(str(part)):
             path += f".{part}" if path and not path.endswith(":") else str(part)

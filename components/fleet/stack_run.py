@@ -29,7 +29,9 @@ def config_problem(stack: str, root: Path = stackfile.ROOT) -> str:
     """
     path = root / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"  # an org/project/stack name: its last part
     try:
-        load_stack_config(stackfile.load_config(path) if path.exists() else {}, stackfile.project_name(root))
+        config = stackfile.load_config(path) if path.exists() else {}
+        stackfile.check_config_size(config, path)
+        load_stack_config(config, stackfile.project_name(root), root)
     except ConfigError as exc:
         return "; ".join(str(problem) for problem in exc.problems)
     except stackfile.StackFileError as exc:
