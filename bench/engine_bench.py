@@ -49,6 +49,7 @@ for path in (str(ROOT), str(BENCH)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from components import stackfile  # noqa: E402
 from render_bench import baseline_plan, stack_config  # noqa: E402  the shared generator
 from tests.integration.conftest import (  # noqa: E402  the live suite's cluster and stacks
     Cluster, Stack, Stacks, rendered_objects, start_cluster, stop_cluster, toolchain_env,
@@ -340,11 +341,21 @@ def compiled(project: Path, *sources: str) -> None:
     run([str(ROOT / ".venv" / "bin" / "python"), "-m", "compileall", "-q", *(str(project / s) for s in sources)], os.environ.copy())
 
 
+def set_config(stack: Stack, config: dict[str, str], networks_file: Path, name: str) -> None:
+    """The config as a user would write it: networks inline while it fits the engine's 128 KiB,
+    else in `multus-cni:networksFile` (named `name`; docs/configuration.md)."""
+    if stackfile.config_env_size(config) > stackfile.ENV_STRING_LIMIT:
+        config = dict(config)
+        networks_file.write_text(config.pop("multus-cni:networks"))
+        config["multus-cni:networksFile"] = json.dumps(name)
+    for key, value in config.items():
+        stack.set_config(key, json.loads(value))
+
+
 def ours_stack(stacks: Stacks, config: dict[str, str]) -> Stack:
     compiled(stacks.workdir, "__main__.py", "components")
     stack = stacks("bench", config_from=None)
-    for key, value in config.items():
-        stack.set_config(key, json.loads(value))
+    set_config(stack, config, stacks.workdir / "networks.json", "networks.json")
     return stack
 
 
@@ -432,8 +443,8 @@ def rendered(size: int, workloads: int, base: Path) -> list[dict[str, Any]]:
     project = base / f"render-{size}"
     project.mkdir()
     stack = Stack("bench", project, {})
-    for key, value in stack_config(size, workloads).items():
-        stack.set_config(key, json.loads(value))
+    networks = project / "networks.json"
+    set_config(stack, stack_config(size, workloads), networks, str(networks))
     return rendered_objects(ROOT, project / "Pulumi.bench.yaml")
 
 
