@@ -461,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each program and size (medians)")
     parser.add_argument("--programs", default=",".join(PROGRAMS), help="a subset of " + ",".join(PROGRAMS))
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--skip-checkpoints", action="store_true",
+                        help="PULUMI_SKIP_CHECKPOINTS=1 for every program: the file backend writes the state once at "
+                             "the end instead of after every step (an interrupted `up` then leaves no record of it)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     programs = [p for p in PROGRAMS if p in args.programs.split(",")]
@@ -468,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     env, reason = toolchain_env()
     if env is None:
         raise SystemExit(reason)
+    if args.skip_checkpoints:
+        env["PULUMI_SKIP_CHECKPOINTS"] = "1"
     versions = run(["pulumi", "version"], env).stdout.strip()
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
             "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
