@@ -250,6 +250,18 @@ def test_cleanup_removes_a_symlink_but_never_what_it_points_to(tmp_path):
     assert (outside / "keep" / "me").is_file() and (root / "opt/cni/bin/bridge").is_file()
 
 
+def test_a_mounted_socket_dir_is_emptied_not_removed(tmp_path, monkeypatch):
+    """In the pod /run/multus is a mount of its own: the mount point stays, what is in it goes."""
+    root = tree(tmp_path, ["run/multus/multus.sock", "run/multus/sub/x", "run/containerd/containerd.sock"])
+    mount = root / "run" / "multus"
+    real_ismount = node_cleanup.os.path.ismount
+    monkeypatch.setattr(node_cleanup.os.path, "ismount", lambda p: Path(p) == mount or real_ismount(p))
+    assert node_cleanup.clean(root) == (["/run/multus"], [])
+    assert mount.is_dir() and not any(mount.iterdir())
+    assert (root / "run" / "containerd" / "containerd.sock").is_file()
+    assert node_cleanup.clean(root) == ([], [])  # an empty mount point: nothing left to do
+
+
 def test_cleanup_reports_what_it_could_not_do_and_goes_on(tmp_path):
     root = tree(tmp_path, ["etc/cni/net.d/00-multus.conf", "run/multus/multus.sock"])
     (root / "opt" / "cni").mkdir(parents=True)
@@ -271,7 +283,7 @@ def test_the_script_runs_alone_with_the_standard_library_and_prints_its_report(t
 
 # --- the cleanup DaemonSet and its RBAC -----------------------------------------------------------
 
-def test_the_cleanup_objects_are_valid_pinned_and_least_privilege():
+def test_the_cleanup_objects_are_valid_pinned_and_least_privilege(tmp_path):
     objects = daemonset.objects(daemonset.NAMESPACE)
     for obj in objects:
         kubernetes_validate.validate(obj, "1.36", strict=True)
@@ -282,9 +294,18 @@ def test_the_cleanup_objects_are_valid_pinned_and_least_privilege():
     assert pinning_problem(pod_spec["containers"][0]["image"]) is None
     assert pod_spec["hostNetwork"] is True  # no CNI needed to start it
     assert pod_spec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert {v["hostPath"]["path"] for v in pod_spec["volumes"] if "hostPath" in v} == {"/etc/cni/net.d", "/opt/cni/bin", "/run"}
+    # never all of /run: the container runtime's and the kubelet's sockets are there
+    assert {v["hostPath"]["path"] for v in pod_spec["volumes"] if "hostPath" in v} == {"/etc/cni/net.d", "/opt/cni/bin", "/run/multus"}
+    # the script the pod runs is the one in its ConfigMap: run that text on a node tree
     script = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == daemonset.NAME)
-    assert script["data"]["node_cleanup.py"] == daemonset.SCRIPT.read_text()
+    command = pod_spec["containers"][0]["command"]
+    assert command[1] == f"/cleanup/{next(iter(script['data']))}"
+    (tmp_path / "cleanup.py").write_text(script["data"][command[1].rsplit("/", 1)[1]])
+    root = tree(tmp_path / "node", REMOVED + KEPT)
+    done = subprocess.run([sys.executable, str(tmp_path / "cleanup.py"), "--root", str(root), "--no-report"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert files(root) == set(KEPT)
 
 
 # --- the command line -----------------------------------------------------------------------------

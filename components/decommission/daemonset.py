@@ -24,9 +24,12 @@ LABELS = {"app": NAME}
 # of it or the same by digest.
 IMAGE = "docker.io/library/python:3.13.5-alpine3.22"
 SCRIPT = Path(__file__).with_name("node_cleanup.py")
-# The host directories the script works in, mounted below /host (the same host paths the Multus
-# DaemonSet mounts, fewer of them): /run for the thick daemon's socket dir /run/multus.
-HOST_DIRS = (("cni-conf", "/etc/cni/net.d"), ("cni-bin", "/opt/cni/bin"), ("run", "/run"))
+# The host directories the script works in, mounted below /host: the CNI dirs, and the thick
+# daemon's socket dir alone, never all of /run, where a root process would reach the container
+# runtime's and the kubelet's sockets. /run/multus is created where it is missing (thin nodes):
+# "Directory" would keep the pod from starting there, and it would never report.
+HOST_DIRS = (("cni-conf", "/etc/cni/net.d", "Directory"), ("cni-bin", "/opt/cni/bin", "Directory"),
+             ("multus-run", "/run/multus", "DirectoryOrCreate"))
 
 
 def service_account(namespace: str) -> dict:
@@ -67,9 +70,9 @@ def daemonset(namespace: str, image: str = IMAGE) -> dict:
         {"name": "REPORT_NAMESPACE", "value": namespace},
         {"name": "REPORT_CONFIGMAP", "value": REPORT},
     ]
-    mounts = [{"name": volume, "mountPath": f"/host{path}"} for volume, path in HOST_DIRS]
+    mounts = [{"name": volume, "mountPath": f"/host{path}"} for volume, path, _ in HOST_DIRS]
     mounts.append({"name": "script", "mountPath": "/cleanup", "readOnly": True})
-    volumes = [{"name": volume, "hostPath": {"path": path, "type": "Directory"}} for volume, path in HOST_DIRS]
+    volumes = [{"name": volume, "hostPath": {"path": path, "type": kind}} for volume, path, kind in HOST_DIRS]
     volumes.append({"name": "script", "configMap": {"name": NAME}})
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",

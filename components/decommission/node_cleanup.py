@@ -47,6 +47,22 @@ def _matches(name: str, pattern: str) -> bool:
     return name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
 
 
+def _remove(path: Path) -> bool:
+    """Remove a file, link or tree; whether there was anything to remove. A mount point (the pod
+    mounts /run/multus alone, never all of /run) cannot go: it is emptied, and the node keeps the
+    empty directory until its next boot (/run is a tmpfs)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return True
+    if not os.path.ismount(path):
+        shutil.rmtree(path)
+        return True
+    children = sorted(path.iterdir())
+    for child in children:
+        _remove(child)
+    return bool(children)
+
+
 def clean(root: Path) -> tuple[list[str], list[str]]:
     """Remove the targets below `root`; (paths removed, errors), paths as seen on the node.
     Idempotent: a second run removes nothing and reports no error."""
@@ -65,10 +81,8 @@ def clean(root: Path) -> tuple[list[str], list[str]]:
                 continue
             path = parent / name
             try:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+                if not _remove(path):
+                    continue
             except FileNotFoundError:
                 continue
             except OSError as exc:
