@@ -321,6 +321,14 @@ def test_the_stack_is_required(capsys):
     assert "--stack" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("timeout", ["0", "-5", "soon"])
+def test_a_node_timeout_that_could_never_pass_is_refused(capsys, timeout):
+    with pytest.raises(SystemExit) as exited:
+        main(["decommission", "--stack", "dev", "--node-timeout", timeout])
+    assert exited.value.code == 2
+    assert f"--node-timeout: {timeout!r}: must be a whole number of at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("typed, ok", [("dev\n", True), ("prod\n", False), ("", False), (" dev \n", True)])
 def test_the_stack_name_typed_again_confirms(monkeypatch, capsys, typed, ok):
     monkeypatch.setattr(sys, "stdin", io.StringIO(typed))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli_types import positive_int
 from ..images import pinning_problem
 from . import daemonset
 from .cluster import Cluster, ClusterError
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confirm", metavar="NAME", help="the stack name again, for CI (instead of the prompt)")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context to use")
-    parser.add_argument("--node-timeout", type=int, default=300, metavar="SECONDS",
+    parser.add_argument("--node-timeout", type=positive_int, default=300, metavar="SECONDS",
                         help="how long to wait for every node's cleanup report (default: 300)")
     parser.add_argument("--cleanup-image", default=daemonset.IMAGE,
                         help=f"image of the node-cleanup pods, with Python 3 (default: {daemonset.IMAGE})")
@@ -51,7 +52,7 @@ def command(args: argparse.Namespace) -> int:
         return 2
     if not args.yes:
         print("This is the plan only: nothing was changed. Run it with --yes to carry it out.")
-        return 0
+        return 1 if refused else 0  # a CI gate on the plan fails while --yes would be refused
     if refused:
         print("decommission: refused (nothing was changed): delete or move the pods and NADs listed above first",
               file=sys.stderr)

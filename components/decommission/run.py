@@ -45,7 +45,11 @@ class Pulumi:
         return done.stdout
 
     def state(self) -> StackState:
-        return StackState(json.loads(self("stack", "export", what="reading the stack's state")))
+        what = "reading the stack's state"
+        try:
+            return StackState(json.loads(self("stack", "export", what=what)))
+        except ValueError:
+            raise StepFailed(f"{what}: `pulumi stack export` did not print JSON") from None
 
 
 def facts(cluster: Cluster) -> Facts:

@@ -8,6 +8,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..cli_types import positive_int
 from .interrupt import Interrupt
 from .lines import Lines
 from .report import Row, as_json, exit_code, table
@@ -21,7 +22,7 @@ def add_parser(commands) -> None:
     which = fleet.add_mutually_exclusive_group(required=True)
     which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
     which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
-    fleet.add_argument("--parallel", type=_positive, default=4, metavar="N", help="stacks at a time (default 4)")
+    fleet.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="stacks at a time (default 4)")
     fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
     fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
     fleet.add_argument("--progress-interval", type=float, default=2.0, metavar="SECONDS",
@@ -35,11 +36,6 @@ def _names(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{text!r}: an empty stack name")
     return list(dict.fromkeys(names))
 
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number of at least 1")
-    return int(text)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -76,13 +72,17 @@ def _command(args: argparse.Namespace) -> int:
         print("fleet: this project has no stacks in the backend", file=sys.stderr)
         return USAGE_ERROR
     if args.action == "up" and not args.yes:
-        code = _run(args, workspace, names, "preview")
-        if code == 130 or input(f"Deploy these {len(names)} stacks? [y/N] ").strip().lower() not in ("y", "yes"):
+        code, rows = _run(args, workspace, names, "preview")
+        ready = [row.stack for row in rows if row.status == "succeeded"]  # only what the user saw pass
+        question = f"Deploy these {len(ready)} stacks ({', '.join(ready)})? [y/N] "
+        if code == 130 or not ready or input(question).strip().lower() not in ("y", "yes"):
             return code or 1
-    return _run(args, workspace, names, args.action)
+        up_code, _ = _run(args, workspace, ready, "up")
+        return up_code or code
+    return _run(args, workspace, names, args.action)[0]
 
 
-def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> int:
+def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> tuple[int, list]:
     from .stack_run import StackRun
 
     lines = Lines(interval=args.progress_interval)
@@ -90,9 +90,14 @@ def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> 
         rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested) for name in names],
                        args.parallel, interrupt)
     sys.stdout.write(table(rows))
+    code = 130 if interrupt.requested.is_set() else exit_code(rows)
     if args.summary_json:
-        args.summary_json.write_text(as_json(action, rows))
-    return 130 if interrupt.requested.is_set() else exit_code(rows)
+        try:
+            args.summary_json.write_text(as_json(action, rows))
+        except OSError as exc:
+            print(f"fleet: --summary-json {args.summary_json}: {exc.strerror or exc}", file=sys.stderr)
+            return code or USAGE_ERROR, rows
+    return code, rows
 
 
 def run_all(runs: Sequence[Callable[[], Row]], parallel: int, interrupt: Interrupt) -> list[Row]:

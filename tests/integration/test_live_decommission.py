@@ -49,7 +49,7 @@ def test_decommission_refuses_for_a_foreign_pod_stops_at_a_silent_node_and_the_r
     subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"], input=FOREIGN_POD,
                    env=cluster.env, capture_output=True, text=True, check=True, timeout=60)
     shown = decommission(stack)
-    assert shown.returncode == 0, shown.stderr
+    assert shown.returncode == 1, shown.stderr  # the plan says it would be refused
     assert "  pod default/foreign uses default/macvlan-conf" in shown.stdout
     refused = decommission(stack, "--yes", "--confirm", stack.name)
     assert refused.returncode == 1
