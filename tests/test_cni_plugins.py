@@ -9,7 +9,7 @@ import pytest
 
 from components.cni_plugins import CniPlugins, manifests
 from components.config import ConfigError, load_stack_config
-from components.config.addons import CNI_PLUGINS_IMAGE, DEFAULT_PLUGINS, PAUSE_IMAGE
+from components.config.addons import DEFAULT_PLUGINS
 from conftest import DAEMONSET, NAD, children_of, config_of, only
 
 CNI_PLUGINS = "multus-cni:index:CniPlugins"
@@ -61,14 +61,16 @@ def test_enabled_installs_the_pinned_image_with_the_plugin_list(run_stack):
     assert daemonset.name == "cni-plugins-daemonset" and not daemonset.protect
     spec = daemonset.inputs["spec"]["template"]["spec"]
     [init] = spec["initContainers"]
-    assert init["image"] == CNI_PLUGINS_IMAGE and init["securityContext"] == {"privileged": True}
+    # the pinned images docs/addons.md names (a changed pin must change the docs too)
+    assert init["image"] == "docker.io/rancher/hardened-cni-plugins:v1.9.1-build20260717"
+    assert init["securityContext"] == {"privileged": True}
     assert init["command"][4:] == list(DEFAULT_PLUGINS)
     assert {"macvlan", "host-local", "bridge", "static", "tuning"} <= set(init["command"][4:])
     assert init["volumeMounts"] == [{"name": "cnibin", "mountPath": "/host/opt/cni/bin"}]
     assert spec["volumes"][0]["hostPath"]["path"] == "/opt/cni/bin"
     assert spec["hostNetwork"] is True  # starts before the pod network, takes no address from it
     [pause] = spec["containers"]
-    assert pause["image"] == PAUSE_IMAGE and "volumeMounts" not in pause
+    assert pause["image"] == "registry.k8s.io/pause:3.10.2" and "volumeMounts" not in pause
     assert pause["securityContext"]["runAsNonRoot"] and not pause["securityContext"]["allowPrivilegeEscalation"]
     assert _plugin_warnings(run_) == []
     assert run_.outputs["cniPluginsDaemonSet"] == "cni-plugins"
