@@ -2,7 +2,7 @@
 
 One cluster per test session, started from the built toolchain and deleted at the end (also on
 failure). Each test gets a copy of the project, a file state backend of its own and its own stack;
-whatever it deployed is decommissioned at teardown, the way the README documents it. Without the
+whatever it deployed is unprotected and destroyed at teardown. Without the
 toolchain the suite skips, saying why; with REQUIRE_LIVE=1 that is a failure instead.
 """
 
@@ -156,7 +156,7 @@ class Stack:
         return exported["deployment"].get("resources") or []
 
     def decommission(self) -> None:
-        """README "Removing Multus": unprotect everything, destroy, forget the stack."""
+        """Test teardown: unprotect everything, destroy, forget the stack (no node cleanup: kwok nodes hold no files)."""
         if self.pulumi("stack", "ls", check=False).returncode:
             return
         self.pulumi("state", "unprotect", "--all", "--yes", check=False)

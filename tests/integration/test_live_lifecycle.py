@@ -99,7 +99,7 @@ def test_destroy_exclude_protected_keeps_multus_then_the_decommission_removes_it
     assert multus_objects(stack, cluster) == multus_before
     cluster.get("daemonset", "-n", outputs["multusNamespace"], outputs["multusDaemonSet"])
 
-    # README "Removing Multus": unprotect, then destroy.
+    # Unprotect, then destroy (what decommission does after the nodes are clean).
     stack.pulumi("state", "unprotect", "--all", "--yes")
     stack.pulumi("destroy", "--yes", "--skip-preview")
     gone = cluster.kubectl("get", "daemonset", "-n", outputs["multusNamespace"], outputs["multusDaemonSet"], check=False)
