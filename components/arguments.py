@@ -18,6 +18,11 @@ def resource_name(kind: str, name: Any) -> str:
     return name
 
 
+def label(kind: str, name: Any, config_path: Optional[str]) -> str:
+    """How errors name a component: its stack config path, else `Kind name`."""
+    return config_path or f"{kind} {resource_name(kind, name)}"
+
+
 def resource(label: str, key: str, value: Any, what: str) -> Optional[pulumi.Resource]:
     """An optional Pulumi resource argument (such as the Multus install a NAD waits for)."""
     if value is not None and not isinstance(value, pulumi.Resource):

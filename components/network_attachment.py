@@ -38,7 +38,7 @@ class NetworkAttachment(pulumi.ComponentResource):
     ):
         """`multus`: the install the NAD waits for, so its CRD exists first. `needs`: what installs the
         plugins the network runs (the CNI plugins, whereabouts), so no pod uses it before they are there."""
-        label = config_path or f"NetworkAttachment {arguments.resource_name('NetworkAttachment', name)}"
+        label = arguments.label("NetworkAttachment", name, config_path)
         multus = arguments.resource(label, "multus", multus, "the Multus component (or another Pulumi resource) the NAD waits for")
         needs = arguments.resources(label, "needs", needs, pulumi.Resource, "Pulumi resources the NAD waits for")
         network = validate(NetworkConfig, args, label)

@@ -102,7 +102,7 @@ class SampleWorkload(pulumi.ComponentResource):
         """`networks`: the attachments the pod uses (its default-network override included); it
         waits for them and is replaced when they or its selection change, since Multus reads
         NADs only when a pod is created."""
-        label = config_path or f"SampleWorkload {arguments.resource_name('SampleWorkload', name)}"
+        label = arguments.label("SampleWorkload", name, config_path)
         networks = arguments.resources(label, "networks", networks, NetworkAttachment, "NetworkAttachment components")
         workload = validate(WorkloadConfig, args, label)
         attachment_warnings = _check_attachments(workload, networks, label)

@@ -30,7 +30,7 @@ class CniPlugins(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
     ):
-        label = config_path or f"CniPlugins {arguments.resource_name('CniPlugins', name)}"
+        label = arguments.label("CniPlugins", name, config_path)
         cfg = validate(CniPluginsConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg

@@ -31,7 +31,7 @@ class Multus(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
     ):
-        label = config_path or f"Multus {arguments.resource_name('Multus', name)}"
+        label = arguments.label("Multus", name, config_path)
         cfg = validate(MultusConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         warn_all(self, label, cfg.warnings())

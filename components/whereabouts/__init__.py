@@ -31,7 +31,7 @@ class Whereabouts(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
     ):
-        label = config_path or f"Whereabouts {arguments.resource_name('Whereabouts', name)}"
+        label = arguments.label("Whereabouts", name, config_path)
         cfg = validate(WhereaboutsConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg
