@@ -9,9 +9,10 @@ RENDER_DIR ?= rendered
 
 .PHONY: up render render-dir test venv clean bench toolchain toolchain-env cluster cluster-down
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the `multus-cni` command
 	touch $@
 
 venv: $(VENV)/.installed
@@ -26,7 +27,7 @@ render-dir: venv  ## `pulumi up` with the provider writing the manifests to $(RE
 	@STACK=$(STACK) PY=$(PY) RENDER_DIR=$(RENDER_DIR) bash scripts/up.sh
 
 render: venv  ## offline, under Pulumi's mocks: what `pulumi up` would create
-	@$(PY) -m components render --stack $(STACK) --format $(FORMAT)
+	@$(VENV)/bin/multus-cni render --stack $(STACK) --format $(FORMAT)
 
 toolchain:  ## build the Pulumi CLI, provider, control plane, kwok and Multus into ~/.cache/multus-cni
 	@bash toolchain/build.sh

@@ -8,7 +8,7 @@ program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack 
 - ours: this project's program (__main__.py and its components);
 - plain: bench/plain, the same Kubernetes objects (same manifests, protection and dependencies,
   taken from a render of the same config) created directly with pulumi_kubernetes;
-- kubectl: the rendered manifests (`python -m components render`) with `kubectl apply
+- kubectl: the rendered manifests (`multus-cni render`) with `kubectl apply
   --server-side`, CRD first, then the rest, waiting for the pods to be Ready as the provider does;
   no-change: `kubectl diff --server-side`; destroy: `kubectl delete --wait` of what is not protected.
   There is no first preview: the NADs' kind does not exist before the CRD is applied.
@@ -49,7 +49,7 @@ for path in (str(ROOT), str(BENCH)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from components import stackfile  # noqa: E402
+from multus_cni_cli import stackfile  # noqa: E402
 from render_bench import baseline_plan, stack_config  # noqa: E402  the shared generator
 from tests.integration.conftest import (  # noqa: E402  the live suite's cluster and stacks
     Cluster, Stack, Stacks, rendered_objects, start_cluster, stop_cluster, toolchain_env,
@@ -439,7 +439,7 @@ def run_once(program: str, size: int, workloads: int, env: dict[str, str], plan_
 
 
 def rendered(size: int, workloads: int, base: Path) -> list[dict[str, Any]]:
-    """`python -m components render` of a stack file with this size's config."""
+    """`multus-cni render` of a stack file with this size's config."""
     project = base / f"render-{size}"
     project.mkdir()
     stack = Stack("bench", project, {})

@@ -1,7 +1,7 @@
 """Render cost of the components against the same objects written directly with pulumi_kubernetes.
 
 Every measurement is a fresh process, as `pulumi up` starts one: interpreter start, imports and
-every registration under the same mocks (components.render.run). Wall time is taken around the
+every registration under the same mocks (components.testing.run). Wall time is taken around the
 process and its peak RSS comes from wait4(2), so each figure is that process alone. Medians of
 --repeat runs. The targets are reported, not asserted.
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
 sys.path.insert(0, str(ROOT))
 PROJECT = "multus-cni"
 
@@ -39,9 +40,9 @@ def stack_config(networks: int, workloads: int) -> dict[str, str]:
 
 
 def child_ours(networks: str, workloads: str) -> None:
-    from components import render
+    from components import testing
 
-    render.run_program(PROJECT, "bench", stack_config(int(networks), int(workloads)))
+    testing.run_file(PROGRAM, PROJECT, "bench", stack_config(int(networks), int(workloads)))
 
 
 def child_baseline(plan_file: str, tree: str = "") -> None:
@@ -60,7 +61,7 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
     from pulumi_kubernetes.core.v1 import ConfigMap, Pod, ServiceAccount
     from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
 
-    from components import render
+    from components import testing
 
     classes = {"CustomResourceDefinition": CustomResourceDefinition, "DaemonSet": DaemonSet, "ConfigMap": ConfigMap,
                "Pod": Pod, "ServiceAccount": ServiceAccount, "ClusterRole": ClusterRole,
@@ -93,14 +94,14 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
         for component in components.values():
             component.register_outputs({})
 
-    render.run(program, PROJECT, "bench", {})
+    testing.run(program, PROJECT, "bench", {})
 
 
 def child_dev(modules_file: str = "") -> None:
-    """`python -m components render --stack dev`, output discarded; optionally list the modules it loaded."""
-    from components.__main__ import main
+    """`multus-cni render --stack dev`, output discarded; optionally list the modules it loaded."""
+    from multus_cni_cli.__main__ import main
 
-    main(["render", "--stack", "dev"])
+    main(["render", "--stack", "dev", "--project-dir", str(ROOT)])
     if modules_file:
         Path(modules_file).write_text("\n".join(sorted(m for m in sys.modules if m != "__main__")))
 
@@ -125,9 +126,10 @@ def child_plan(networks: str, workloads: str, plan_file: str) -> None:
 def baseline_plan(networks: int, workloads: int) -> list[dict[str, Any]]:
     """Every Kubernetes object our program registers for this config, with the same protection and
     the dependencies on the objects behind each component it waited for."""
-    from components import render
+    from components import testing
+    from multus_cni_cli import render
 
-    run_ = render.run_program(PROJECT, "bench", stack_config(networks, workloads))
+    run_ = testing.run_file(PROGRAM, PROJECT, "bench", stack_config(networks, workloads))
     regs = render.ordered(run_)
     components = {r.urn: [r.type, r.name] for r in regs if not r.custom}
     kube = [r for r in regs if r.custom and r.type.startswith("kubernetes:")]

@@ -28,21 +28,21 @@ def child(kind: str, networks: str, workloads: str, plan: str, ablation: str) ->
     import gc
     import pstats
 
-    from components import render  # every module the runs need, imported before counting
+    from components import testing  # every module the runs need, imported before counting
 
     if ablation == "no-stack":
         from pulumi.runtime import resource
         from pulumi.runtime.proto import source_pb2
 
         resource._get_stack_trace = source_pb2.StackTrace  # an empty trace for every registration
-    runs: list[render.Run] = []
-    run = render.run
+    runs: list[testing.Run] = []
+    run = testing.run
 
     def recording(*args, **kwargs):
         runs.append(run(*args, **kwargs))
         return runs[-1]
 
-    render.run = recording
+    testing.run = recording
     full = []  # old-generation objects at the start of each full collection
     gc.callbacks.append(lambda phase, info: full.append(len(gc.get_objects(2)))
                         if phase == "start" and info["generation"] == 2 else None)

@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi.provider import main  # noqa: E402
 
-from components.package import version  # noqa: E402
-from components.package.provider import MultusCniProvider  # noqa: E402
+from provider import version  # noqa: E402
+from provider.component_provider import MultusCniProvider  # noqa: E402
 
 if __name__ == "__main__":
     main(MultusCniProvider(version()), sys.argv[1:])

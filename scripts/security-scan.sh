@@ -27,14 +27,14 @@ trap 'rm -rf "$out"' EXIT
 import json, sys
 from pathlib import Path
 import yaml
-from components import render, stackfile
 from components.multus import TYPE as MULTUS
+from multus_cni_cli import render, stackfile
 
-out = Path(sys.argv[1])
-dev = stackfile.load_config(stackfile.ROOT / "Pulumi.dev.yaml")
+out, root = Path(sys.argv[1]), Path.cwd()
+dev = stackfile.load_config(root / "Pulumi.dev.yaml")
 thick = {**dev, "multus-cni:multus": json.dumps({"flavor": "thick"})}
 for stack, config, parts in (("dev", dev, ("multus", "workloads")), ("thick", thick, ("multus",))):
-    run = render.run_program(stackfile.project_name(), stack, config)
+    run = render.run_program(root, stackfile.project_name(root), stack, config)
     multus = {r.urn for r in run.monitor.registrations if r.type == MULTUS}
     objects = {part: [] for part in parts}
     for reg in render.ordered(run):

@@ -28,7 +28,7 @@ Install Go (>= 1.26, then 'make up' builds everything) or the Pulumi CLI
 (https://www.pulumi.com/docs/iac/download-install/). Meanwhile, this is what 'pulumi up' would
 create, rendered offline under Pulumi's mocks ('make render'):
 MSG
-    exec "$PY" -m components render --stack "$STACK"
+    exec "$PY" -m multus_cni_cli render --stack "$STACK"
   fi
 fi
 

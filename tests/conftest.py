@@ -1,4 +1,4 @@
-"""Shared test helpers. Pulumi mocks are installed per test by `render.run`, never at import."""
+"""Shared test helpers. Pulumi mocks are installed per test by `components.testing.run`, never at import."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typing import Any, Callable, Iterator
 import pytest
 import yaml
 
-from components import render
+from components import testing
 
 ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GUIDE = FIXTURES / "guide"
 PROJECT = "multus-cni"
@@ -55,30 +56,30 @@ def guide_pod() -> dict:
 
 
 @pytest.fixture
-def run_stack() -> Callable[..., render.Run]:
+def run_stack() -> Callable[..., testing.Run]:
     """Evaluate __main__.py under fresh mocks with the given config keys."""
 
-    def _run(stack: str = "test", **keys: Any) -> render.Run:
-        return render.run_program(PROJECT, stack, config_of(**keys))
+    def _run(stack: str = "test", **keys: Any) -> testing.Run:
+        return testing.run_file(PROGRAM, PROJECT, stack, config_of(**keys))
 
     return _run
 
 
 @pytest.fixture
-def run_components() -> Callable[..., render.Run]:
+def run_components() -> Callable[..., testing.Run]:
     """Run a function that builds components, under fresh mocks."""
 
-    def _run(build: Callable[[], None]) -> render.Run:
-        return render.run(build, PROJECT, "test", {})
+    def _run(build: Callable[[], None]) -> testing.Run:
+        return testing.run(build, PROJECT, "test", {})
 
     return _run
 
 
-def children_of(run_: render.Run, parent_urn: str) -> list[render.Registration]:
+def children_of(run_: testing.Run, parent_urn: str) -> list[testing.Registration]:
     return [r for r in run_.monitor.registrations if r.parent == parent_urn]
 
 
-def only(run_: render.Run, type_: str) -> render.Registration:
+def only(run_: testing.Run, type_: str) -> testing.Registration:
     found = run_.monitor.by_type(type_)
     assert len(found) == 1, f"expected one {type_}, found {len(found)}"
     return found[0]

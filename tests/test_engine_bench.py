@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from components import render
+from components import testing
+from conftest import PROGRAM, ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import engine_bench  # noqa: E402
@@ -118,13 +119,12 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     """bench/plain against ours for 3 networks and 4 workloads: same types, names, inputs,
     protection; each NAD waits for every Multus object, each Pod for its NAD."""
     config = stack_config(3, 4)
-    ours = render.run_program("multus-cni", "bench", config)
+    ours = testing.run_file(PROGRAM, "multus-cni", "bench", config)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(baseline_plan(3, 4)))
-    plain = render.run_program("multus-cni-plain", "bench", {"multus-cni-plain:plan": str(plan)},
-                               program=BENCH / "plain" / "__main__.py")
+    plain = testing.run_file(BENCH / "plain" / "__main__.py", "multus-cni-plain", "bench", {"multus-cni-plain:plan": str(plan)})
 
-    def objects(run_: render.Run) -> dict[tuple[str, str], tuple]:
+    def objects(run_: testing.Run) -> dict[tuple[str, str], tuple]:
         return {(r.type, r.name): (r.inputs, r.protect) for r in run_.monitor.registrations
                 if r.custom and r.type.startswith("kubernetes:")}
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components import render
+from components import testing
 from conftest import MULTUS, ROOT
 
 EXAMPLE = ROOT / "examples" / "cluster-stack"
@@ -16,7 +16,7 @@ KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n"
 PROVIDER = "pulumi:providers:kubernetes"
 
 
-class ClusterStackMocks(render.EchoMocks):
+class ClusterStackMocks(testing.EchoMocks):
     """The engine's answers, plus the cluster stack's outputs for a StackReference (a read, so
     it never reaches RegisterResource: the names read are kept here)."""
 
@@ -30,11 +30,11 @@ class ClusterStackMocks(render.EchoMocks):
 
 
 @pytest.fixture
-def example(monkeypatch) -> render.Run:
-    monkeypatch.setattr(render, "EchoMocks", ClusterStackMocks)
+def example(monkeypatch) -> testing.Run:
+    monkeypatch.setattr(testing, "EchoMocks", ClusterStackMocks)
     monkeypatch.setattr(ClusterStackMocks, "read", [])
     config = {f"{PROJECT}:clusterStack": "acme/cluster/prod", f"{PROJECT}:master": "ens192"}
-    return render.run_program(PROJECT, "prod", config, program=EXAMPLE / "__main__.py")
+    return testing.run_file(EXAMPLE / "__main__.py", PROJECT, "prod", config)
 
 
 def test_the_provider_gets_the_kubeconfig_from_the_cluster_stack(example):
@@ -65,9 +65,9 @@ def test_multus_is_protected_and_the_network_uses_the_configured_master(example)
 
 
 def test_a_kubeconfig_from_config_works_without_a_cluster_stack(monkeypatch):
-    monkeypatch.setattr(render, "EchoMocks", ClusterStackMocks)
+    monkeypatch.setattr(testing, "EchoMocks", ClusterStackMocks)
     monkeypatch.setattr(ClusterStackMocks, "read", [])
-    run_ = render.run_program(PROJECT, "lab", {f"{PROJECT}:kubeconfig": KUBECONFIG}, program=EXAMPLE / "__main__.py")
+    run_ = testing.run_file(EXAMPLE / "__main__.py", PROJECT, "lab", {f"{PROJECT}:kubeconfig": KUBECONFIG})
     assert ClusterStackMocks.read == []
     (provider,) = run_.monitor.by_type(PROVIDER)
     assert provider.inputs["kubeconfig"] == KUBECONFIG

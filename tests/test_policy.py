@@ -24,8 +24,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components import Multus, NetworkAttachment, render, stackfile
-from conftest import MULTUS, NAD, POD, PROJECT, ROOT
+from components import Multus, NetworkAttachment, testing
+
+from multus_cni_cli import stackfile
+from conftest import MULTUS, NAD, POD, PROGRAM, PROJECT, ROOT
 from policy import multus_policies as mp
 
 PINNED = "docker.io/library/alpine:3.22"
@@ -53,7 +55,7 @@ def _opts(protect: bool, parent: Optional[str]) -> PolicyResourceOptions:
     return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent or None)
 
 
-def resource_args(reg: render.Registration, config: Optional[dict] = None) -> ResourceValidationArgs:
+def resource_args(reg: testing.Registration, config: Optional[dict] = None) -> ResourceValidationArgs:
     """What the analyzer hands a resource policy for this registration (props behind the same proxy)."""
     return ResourceValidationArgs(reg.type, unknown_checking_proxy(reg.inputs), reg.urn, reg.name,
                                   _opts(reg.protect, reg.parent), None, config)
@@ -64,13 +66,13 @@ def policy_resource(type_: str, props: dict, name: str, urn: Optional[str] = Non
                           _opts(False, None), None, None, [], {})
 
 
-def stack_args(run_: render.Run, *extra: PolicyResource) -> StackValidationArgs:
+def stack_args(run_: testing.Run, *extra: PolicyResource) -> StackValidationArgs:
     resources = [policy_resource(r.type, r.inputs, r.name, r.urn) for r in run_.monitor.registrations
                  if r.type != "pulumi:pulumi:Stack"]
     return StackValidationArgs(resources + list(extra))
 
 
-def violations(rule, run_: render.Run, config: Optional[dict] = None) -> dict[str, list[str]]:
+def violations(rule, run_: testing.Run, config: Optional[dict] = None) -> dict[str, list[str]]:
     """Resource name -> messages, for every registration of a run."""
     found = {}
     for reg in run_.monitor.registrations:
@@ -84,7 +86,7 @@ def violations(rule, run_: render.Run, config: Optional[dict] = None) -> dict[st
 RESOURCE_RULES = [p for p in mp.POLICIES if isinstance(p, ResourceValidationPolicy)]
 
 
-def all_resource_violations(run_: render.Run, config: Optional[dict] = None) -> dict[str, dict[str, list[str]]]:
+def all_resource_violations(run_: testing.Run, config: Optional[dict] = None) -> dict[str, dict[str, list[str]]]:
     out = {}
     for policy in RESOURCE_RULES:
         found = violations(policy.validate, run_, (config or {}).get(policy.name))
@@ -109,7 +111,7 @@ def test_the_program_with_pinned_images_passes_every_mandatory_rule(run_stack, m
 
 
 def test_the_dev_stack_passes_with_the_pack_config_the_workflows_use():
-    dev = render.run_program(PROJECT, "dev", stackfile.load_config(ROOT / "Pulumi.dev.yaml"))
+    dev = testing.run_file(PROGRAM, PROJECT, "dev", stackfile.load_config(ROOT / "Pulumi.dev.yaml"))
     config = json.loads((ROOT / "policy" / "config.json").read_text())
     assert all_resource_violations(dev, config) == {}
     # Without that config the guide's untagged sample image is the one thing the pack blocks.
@@ -249,7 +251,7 @@ def deployment(name: str, replicas: Optional[int], annotation: str, namespace: s
     return policy_resource("kubernetes:apps/v1:Deployment", {"metadata": {"name": name, "namespace": namespace}, "spec": spec}, name)
 
 
-def host_local_reports(run_: render.Run, *extra: PolicyResource) -> list[tuple[str, Optional[str]]]:
+def host_local_reports(run_: testing.Run, *extra: PolicyResource) -> list[tuple[str, Optional[str]]]:
     recorder = Recorder()
     mp.host_local_shared(stack_args(run_, *extra), recorder)
     return recorder.calls

@@ -6,14 +6,16 @@ import json
 
 import pytest
 
-from components import NetworkAttachment, SampleWorkload, render, stackfile
+from components import NetworkAttachment, SampleWorkload, testing
+
+from multus_cni_cli import stackfile
 from components.annotations import NETWORK_STATUS, NETWORKS
-from conftest import GUIDE, MULTUS, NAD, POD, PROJECT, children_of, guide_nad, guide_pod, only
+from conftest import GUIDE, MULTUS, NAD, POD, PROGRAM, PROJECT, ROOT, children_of, guide_nad, guide_pod, only
 
 
 @pytest.fixture
 def dev():
-    return render.run_program(PROJECT, "dev", stackfile.load_config(stackfile.ROOT / "Pulumi.dev.yaml"))
+    return testing.run_file(PROGRAM, PROJECT, "dev", stackfile.load_config(ROOT / "Pulumi.dev.yaml"))
 
 
 def test_dev_nad_is_the_guides_config_plus_the_injected_name(dev):
@@ -75,7 +77,7 @@ def test_unqualified_names_resolve_in_the_pods_namespace(run_stack):
     assert only(run_, POD).inputs["metadata"]["namespace"] == "team"
 
 
-class StatusMocks(render.EchoMocks):
+class StatusMocks(testing.EchoMocks):
     """The engine's answer for a Pod carries the annotation Multus wrote (the guide's example)."""
 
     def new_resource(self, args):
@@ -99,14 +101,14 @@ def test_network_status_parsing(metadata, expected):
 
 
 def test_sample_workload_exports_the_parsed_network_status(monkeypatch):
-    monkeypatch.setattr(render, "EchoMocks", StatusMocks)
+    monkeypatch.setattr(testing, "EchoMocks", StatusMocks)
     captured = {}
 
     def build():
         net = NetworkAttachment("net", {"name": "macvlan-conf", "config": {"type": "macvlan", "cniVersion": "0.3.0", "ipam": {}}})
         captured["workload"] = SampleWorkload("pod", {"networks": "macvlan-conf"}, networks=[net])
 
-    render.run(build, PROJECT, "test", {})
-    status = render._sync_await(captured["workload"].network_status.future())
+    testing.run(build, PROJECT, "test", {})
+    status = testing._sync_await(captured["workload"].network_status.future())
     assert status == json.loads(GUIDE.joinpath("network-status.json").read_text())
     assert [entry["interface"] for entry in status] == ["eth0", "net1"]

@@ -118,7 +118,7 @@ def test_e2e_deploys_on_kind_then_tears_down_the_documented_way():
     login = runs.index("pulumi login --local")
     tests = runs.index("make test")
     up = runs.index("YES=1 make up")
-    verify = runs.index(".venv/bin/python -m components verify --stack dev")
+    verify = runs.index(".venv/bin/multus-cni verify --stack dev")
     assert kind < plugins < tests < up < verify and cli < login < up
     assert "sha256sum -c" in runs[plugins] and "tar -xzf" in runs[plugins] and "/opt/cni/bin" in runs[plugins]
     teardown = steps[-1]

@@ -31,7 +31,7 @@ build_pulumi() {  # the CLI; pkg/go.mod replaces clipboard with a fork: a wrappe
   install -m755 "$(moddir github.com/pulumi/pulumi/sdk/v3)/python/dist/pulumi-resource-pulumi-python" "$TC/bin/"
 }
 
-build_python_host() {  # no Go module serves the Python language host: see toolchain/language_host.py
+build_python_host() {  # no Go module serves the Python language host: see toolchain/hosts/language_host.py
   local venv="$TC/python-host" sdk
   if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pulumi') != '$PULUMI_VERSION')"; then
     rm -rf "$venv" && python3 -m venv "$venv"
@@ -42,7 +42,7 @@ build_python_host() {  # no Go module serves the Python language host: see toolc
   go mod download "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   sdk=$(moddir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
   # The exec script the Go host runs programs with, from the SDK at the same version.
-  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/language_host.py" "$here/langhost.py" "$TC/lib/"
+  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/hosts/language_host.py" "$here/hosts/langhost.py" "$TC/lib/"
   printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s exec "%s" -u "%s" "$@"\n' \
     "$PULUMI_VERSION" "$venv/bin/python" "$TC/lib/language_host.py" >"$TC/bin/pulumi-language-python"
   chmod 755 "$TC/bin/pulumi-language-python"
@@ -149,17 +149,17 @@ build_node() {  # Node.js and npm from their npm packages (bin/node as the offic
   done
 }
 
-build_nodejs_host() {  # no Go module serves the Node.js language host: see toolchain/nodejs_host.py. Its
-  # code generation is Pulumi's own (pkg/v3/codegen/nodejs at the CLI's version), in toolchain/nodejs_codegen.
+build_nodejs_host() {  # no Go module serves the Node.js language host: see toolchain/hosts/nodejs_host.py. Its
+  # code generation is Pulumi's own (pkg/v3/codegen/nodejs at the CLI's version), in toolchain/hosts/nodejs_codegen.
   [ -x "$TC/python-host/bin/python" ] || { echo "the host runs in the python_host part's virtualenv: build python_host first"; return 1; }
   wrapper nodejs-codegen
   go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
-  cp "$here/nodejs_codegen/main.go" .
+  cp "$here/hosts/nodejs_codegen/main.go" .
   go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
   go mod tidy
   go build -trimpath -ldflags "-s -w" -o "$TC/bin/pulumi-nodejs-codegen" .
   mkdir -p "$TC/lib"
-  install -m644 "$here/nodejs_host.py" "$here/langhost.py" "$TC/lib/"
+  install -m644 "$here/hosts/nodejs_host.py" "$here/hosts/langhost.py" "$TC/lib/"
   # The CLI finds a language host as pulumi-language-NAME on PATH; this one runs in the Python host's venv.
   printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s PULUMI_NODEJS_CODEGEN="%s" exec "%s" -u "%s" "$@"\n' \
     "$PULUMI_VERSION" "$TC/bin/pulumi-nodejs-codegen" "$TC/python-host/bin/python" "$TC/lib/nodejs_host.py" \
@@ -170,7 +170,7 @@ build_nodejs_host() {  # no Go module serves the Node.js language host: see tool
 # What each step builds, for the progress line and for "already on PATH at the pinned version".
 declare -A RECIPE=(
   [pulumi]="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
-  [python_host]="pulumi==$PULUMI_VERSION (Python language host, toolchain/language_host.py)"
+  [python_host]="pulumi==$PULUMI_VERSION (Python language host, toolchain/hosts/language_host.py)"
   [provider]="github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION (v$KUBERNETES_PROVIDER_VERSION)"
   [kube]="k8s.io/kubernetes@$KUBE_VERSION"
   [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
@@ -178,7 +178,7 @@ declare -A RECIPE=(
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
   [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
-  [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/nodejs_host.py)"
+  [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/hosts/nodejs_host.py)"
   [node]="node-linux-$(node_arch || uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
 )
 
@@ -203,9 +203,9 @@ step() {  # step NAME: build unless the stamp says this exact recipe is built, o
 }
 
 recipe_hash() {  # the recipe's body (and the host's source): editing one rebuilds that part only
-  { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/language_host.py"
-    [ "$1" != nodejs_host ] || cat "$here/nodejs_host.py" "$here/nodejs_codegen/main.go"
-    case $1 in python_host | nodejs_host) cat "$here/langhost.py" ;; esac; } | sha256sum | cut -c1-12
+  { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/hosts/language_host.py"
+    [ "$1" != nodejs_host ] || cat "$here/hosts/nodejs_host.py" "$here/hosts/nodejs_codegen/main.go"
+    case $1 in python_host | nodejs_host) cat "$here/hosts/langhost.py" ;; esac; } | sha256sum | cut -c1-12
 }
 
 main() {

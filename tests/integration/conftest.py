@@ -25,7 +25,7 @@ PARTS = ("pulumi", "python_host", "provider", "kube", "etcd", "kwok", "multus")
 # What a copy of the project needs to run: the program, its stack files, the pack, the examples.
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "requirements.txt", "requirements-dev.txt",
                  "pyproject.toml", "Makefile")
-PROJECT_DIRS = ("components", "policy", "examples", "scripts", "toolchain", "cluster")
+PROJECT_DIRS = ("components", "multus_cni_cli", "policy", "examples", "scripts", "toolchain", "cluster")
 
 
 def _bash(script: str, env: dict[str, str] | None = None) -> str:
@@ -214,8 +214,8 @@ def said(done: subprocess.CompletedProcess, text: str) -> bool:
 
 
 def rendered_objects(workdir: Path, stack_file: Path) -> list[dict[str, Any]]:
-    """What `python -m components render` says the stack creates (the objects pulumi up applies)."""
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "render",
+    """What `multus-cni render` says the stack creates (the objects pulumi up applies)."""
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "render",
                            "--stack-file", str(stack_file)], cwd=workdir, capture_output=True, text=True,
                           check=True, timeout=300)
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]

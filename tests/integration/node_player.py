@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from components.decommission import daemonset
+from multus_cni_cli.decommission import daemonset
 
 # A node as Multus v4.3.0 leaves it (thin and thick files both), beside what must stay.
 MULTUS_FILES = ("etc/cni/net.d/00-multus.conf", "etc/cni/net.d/00-multus.conflist", "etc/cni/net.d/multus.d/multus.kubeconfig",

@@ -18,9 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from components import stackfile, status
+from multus_cni_cli import stackfile, status
 from components.annotations import NETWORK_STATUS
-from components.conformance.node import PROBE_LOWER, kernel_refusal
+from multus_cni_cli.conformance.node import PROBE_LOWER, kernel_refusal
 
 from .conftest import ROOT, Stack
 from .datapath import CNI_PATH, Attachment, DataPath, HarnessError, leftovers
@@ -73,8 +73,8 @@ def datapath(cluster, tmp_path) -> Iterator[callable]:
 
 
 def verify(stack: Stack, cluster) -> subprocess.CompletedProcess:
-    """`python -m components verify` for the stack, live, on the cluster's (admin) kubeconfig."""
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "verify",
+    """`multus-cni verify` for the stack, live, on the cluster's (admin) kubeconfig."""
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "verify",
                            "--stack-file", str(stack.workdir / f"Pulumi.{stack.name}.yaml"),
                            "--kubeconfig", str(cluster.kubeconfig)],
                           cwd=stack.workdir, capture_output=True, text=True, timeout=120)
@@ -97,7 +97,7 @@ def check_namespace(cluster, stack: Stack, att: Attachment, default_routes: bool
     """What the pod's namespace holds equals what `verify` expects of the pod and what Multus wrote:
     the interface names, each one's addresses (in its pools, or the requested ones) and MAC, and (with
     `default_routes`) the requested default routes."""
-    _, config = stackfile.load_stack(None, str(stack.workdir / f"Pulumi.{stack.name}.yaml"))
+    _, config = stackfile.load_stack(None, str(stack.workdir / f"Pulumi.{stack.name}.yaml"), stack.workdir)
     workload = next(w for w in config.workloads if w.namespace == att.namespace and att.name.startswith(w.name))
     wanted = status.expected(workload, config.networks_of(workload))
     entries = network_status(cluster, att)

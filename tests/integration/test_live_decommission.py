@@ -1,4 +1,4 @@
-"""`python -m components decommission` against the kwok cluster: the real Pulumi CLI and engine, the
+"""`multus-cni decommission` against the kwok cluster: the real Pulumi CLI and engine, the
 real API server and RBAC, the real node-cleanup script run as its pod's ServiceAccount on a
 temporary node root per kwok node (node_player.py plays the container runtime). One stack, one
 test: refused while a foreign pod uses the NAD, stopped when a node never reports, finished by
@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import pytest
 
-from components.decommission import daemonset
+from multus_cni_cli.decommission import daemonset
 
 from .conftest import said
 from .node_player import KEPT_FILES, MULTUS_FILES, NodePlayer, files_in, node_tree
@@ -29,7 +29,7 @@ spec:
 
 
 def decommission(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(stack.workdir / ".venv" / "bin" / "python"), "-m", "components", "decommission",
+    return subprocess.run([str(stack.workdir / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "decommission",
                            "--stack", stack.name, *args], cwd=stack.workdir, env=stack.env,
                           capture_output=True, text=True, timeout=900)
 
@@ -68,7 +68,7 @@ def test_decommission_refuses_for_a_foreign_pod_stops_at_a_silent_node_and_the_r
         player.close()
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert said(stopped, f"no report after 20s from 1 of {len(nodes)} nodes: {silent} (pod multus-node-cleanup-")
-    assert said(stopped, "rerun `python -m components decommission --stack dev --yes` to finish")
+    assert said(stopped, "rerun `multus-cni decommission --stack dev --yes` to finish")
     assert not player.errors, player.errors
     kinds = {r["type"].rsplit(":", 1)[-1] for r in stack.state() if r.get("custom")}
     assert "Pod" not in kinds and "NetworkAttachmentDefinition" not in kinds and "DaemonSet" not in kinds

@@ -1,4 +1,4 @@
-"""`python -m components fleet` against two real control planes: stack a on the session's cluster,
+"""`multus-cni fleet` against two real control planes: stack a on the session's cluster,
 b on a second one, c with invalid config; one project copy and one file backend for all three.
 
 The tests build on each other in file order (preview, up, the protected refusal, Ctrl-C), as
@@ -54,7 +54,7 @@ class Fleet:
         self.summary = stacks.workdir.parent / "summary.json"
 
     def command(self, *args: str) -> list[str]:
-        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "fleet", *args,
+        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "fleet", *args,
                 "--summary-json", str(self.summary)]
 
     def run(self, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:

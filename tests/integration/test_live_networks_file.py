@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from components import stackfile
+from multus_cni_cli import stackfile
 
 from .conftest import ROOT, said
 
@@ -36,7 +36,7 @@ def test_networks_beyond_the_limit_inline_fail_and_preview_from_a_networks_file(
     stack_file = stack.workdir / "Pulumi.many.yaml"
     assert stackfile.config_env_size(stackfile.load_config(stack_file)) > stackfile.ENV_STRING_LIMIT
 
-    render = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "components", "render", "--stack-file",
+    render = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "render", "--stack-file",
                              str(stack_file)], cwd=stack.workdir, capture_output=True, text=True, timeout=120)
     assert render.returncode == 2 and "multus-cni:networksFile" in render.stderr
     inline = stack.pulumi("preview", check=False, timeout=300)

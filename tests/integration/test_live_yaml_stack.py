@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.package import version
-from components.package.schema import package_schema
+from provider import version
+from provider.schema import package_schema
 from .conftest import Stacks, rendered_objects, said, with_package
 
 pytestmark = pytest.mark.live

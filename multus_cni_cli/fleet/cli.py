@@ -1,0 +1,111 @@
+"""`fleet preview|up` arguments, the bounded worker pool, and the final table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..cli_types import positive_int
+from .interrupt import Interrupt
+from .lines import Lines
+from .report import Row, as_json, exit_code, table
+
+USAGE_ERROR = 2
+
+
+HELP = "preview or deploy many stacks of this project in parallel"
+
+
+def add_arguments(fleet: argparse.ArgumentParser) -> None:
+    fleet.add_argument("action", choices=("preview", "up"))
+    which = fleet.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
+    which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
+    fleet.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="stacks at a time (default 4)")
+    fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
+    fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
+    fleet.add_argument("--progress-interval", type=float, default=2.0, metavar="SECONDS",
+                       help="at most one progress line per stack this often (default 2)")
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty stack name")
+    return list(dict.fromkeys(names))
+
+
+
+def command(args: argparse.Namespace) -> int:
+    from pulumi import automation as auto
+
+    try:
+        return _command(args)
+    except KeyboardInterrupt:  # before any engine started, or at the prompt: nothing to cancel
+        return 130
+    except auto.CommandError as exc:  # listing the stacks failed: the backend's own words
+        from .stack_run import last_line
+
+        print(f"fleet: {last_line(exc)}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _command(args: argparse.Namespace) -> int:
+    from pulumi import automation as auto
+
+    if args.action == "up" and not args.yes and not sys.stdin.isatty():
+        print("fleet up: --yes is needed without a terminal to confirm on", file=sys.stderr)
+        return USAGE_ERROR
+    workspace = auto.LocalWorkspace(work_dir=str(args.project_dir))
+    known = sorted(summary.name for summary in workspace.list_stacks())
+    names = known if args.all else args.stacks
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        print(f"fleet: no such stack in this project's backend: {', '.join(unknown)} (it has: {', '.join(known) or 'none'})",
+              file=sys.stderr)
+        return USAGE_ERROR
+    if not names:
+        print("fleet: this project has no stacks in the backend", file=sys.stderr)
+        return USAGE_ERROR
+    if args.action == "up" and not args.yes:
+        code, rows = _run(args, workspace, names, "preview")
+        ready = [row.stack for row in rows if row.status == "succeeded"]  # only what the user saw pass
+        question = f"Deploy these {len(ready)} stacks ({', '.join(ready)})? [y/N] "
+        if code == 130 or not ready or input(question).strip().lower() not in ("y", "yes"):
+            return code or 1
+        up_code, _ = _run(args, workspace, ready, "up")
+        return up_code or code
+    return _run(args, workspace, names, args.action)[0]
+
+
+def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> tuple[int, list]:
+    from .stack_run import StackRun
+
+    lines = Lines(interval=args.progress_interval)
+    with Interrupt() as interrupt:
+        rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested) for name in names],
+                       args.parallel, interrupt)
+    sys.stdout.write(table(rows))
+    code = 130 if interrupt.requested.is_set() else exit_code(rows)
+    if args.summary_json:
+        try:
+            args.summary_json.write_text(as_json(action, rows))
+        except OSError as exc:
+            print(f"fleet: --summary-json {args.summary_json}: {exc.strerror or exc}", file=sys.stderr)
+            return code or USAGE_ERROR, rows
+    return code, rows
+
+
+def run_all(runs: Sequence[Callable[[], Row]], parallel: int, interrupt: Interrupt) -> list[Row]:
+    """At most `parallel` stacks at once; after Ctrl-C, queued stacks do not start and each
+    engine started meanwhile gets its SIGINT too."""
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fleet") as pool:
+        futures = [pool.submit(run) for run in runs]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            interrupt.forward()
+    return [future.result() for future in futures]

@@ -1,0 +1,114 @@
+"""One stack of the fleet: its config checked locally, then the engine's preview, then (up) its update.
+
+`up` runs only after a clean preview of the same stack, and never when that preview would delete
+or replace a protected object; nothing here ever destroys.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from pulumi import automation as auto
+
+from .. import stackfile
+from components.config import ConfigError, load_stack_config
+from .progress import Progress
+from .report import Row
+
+Show = Callable[[str, Progress, bool], None]
+
+
+def config_problem(stack: str, root: Path) -> str:
+    """The stack file validated with the program's own models: its problems as one line, or ''.
+
+    The same `<config path>: <problem>` lines the program would exit with, without starting an
+    engine; a stack without a stack file has no config, as for the Pulumi CLI.
+    """
+    path = root / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"  # an org/project/stack name: its last part
+    try:
+        project = stackfile.project_name(root)
+        config = stackfile.load_config(path, project) if path.exists() else {}
+        stackfile.check_config_size(config, path)
+        load_stack_config(config, project, root)
+    except ConfigError as exc:
+        return "; ".join(str(problem) for problem in exc.problems)
+    except stackfile.StackFileError as exc:
+        return str(exc)
+    return ""
+
+
+class StackRun:
+    def __init__(self, name: str, command: str, workspace: auto.LocalWorkspace, show: Show,
+                 stop: threading.Event, check_config: Callable[[str], str] | None = None):
+        self.name, self.command, self.workspace = name, command, workspace
+        self.show, self.stop = show, stop
+        self.check_config = check_config or (lambda stack: config_problem(stack, Path(workspace.work_dir)))
+        self.progress = Progress()
+        self._start = time.monotonic()
+
+    def __call__(self) -> Row:
+        self._start = time.monotonic()
+        if self.stop.is_set():
+            return self._row("cancelled", "cancelled before it started")
+        problem = self.check_config(self.name)
+        if problem:
+            return self._row("failed", problem)
+        try:
+            stack = auto.Stack.select(self.name, self.workspace)
+            failed = self._engine("preview", stack.preview)
+            if failed or self.command == "preview":
+                return failed or self._row("succeeded")
+            if self.stop.is_set():
+                return self._row("cancelled", "cancelled after its preview; nothing applied")
+            return self._engine("up", stack.up) or self._row("succeeded")
+        except auto.StackNotFoundError:
+            return self._row("failed", f"no stack {self.name!r} in this project's backend")
+        except auto.CommandError as exc:  # selecting the stack failed (a backend or passphrase problem)
+            return self._row("failed", last_line(exc))
+
+    def _engine(self, phase: str, operation) -> Row | None:
+        """Run one engine operation with its events folded; a Row when it did not go cleanly."""
+        self.progress.begin(phase)
+        self.show(self.name, self.progress, True)
+        try:
+            operation(on_event=self._on_event)
+            failed = self._protected() if self.progress.protected else None
+        except Exception as exc:  # CommandError, or the SDK's own when the engine stopped early
+            if self.stop.is_set():
+                failed = self._row("cancelled", f"cancelled during {phase}")
+            elif self.progress.protected:
+                failed = self._protected()
+            else:
+                failed = self._row("failed", self.progress.error() or last_line(exc))
+        self.progress.step = failed.status if failed else "done"
+        self.show(self.name, self.progress, True)
+        return failed
+
+    def _on_event(self, event: auto.EngineEvent) -> None:
+        self.progress.fold(event)
+        self.show(self.name, self.progress, False)
+
+    def _protected(self) -> Row:
+        names = self.progress.protected_names()
+        if self.progress.phase == "up":  # cannot happen after a clean preview; said plainly if it does
+            return self._row("failed", f"the update deleted or replaced protected {names}")
+        would = f"its preview would delete or replace protected {names}"
+        return self._row("refused", f"not applied: {would}") if self.command == "up" else self._row("failed", would)
+
+    def _row(self, status: str, error: str = "") -> Row:
+        # A preview's protected steps are planned ones; in `up` they stop it before anything is
+        # applied, so only protected steps of the update itself would have touched an object.
+        untouched = not (self.progress.protected and (self.command == "preview" or self.progress.phase == "up"))
+        return Row(self.name, status, self.progress.counts(), untouched, time.monotonic() - self._start, error)
+
+
+def last_line(exc: Exception) -> str:
+    """The last line the CLI printed on stderr: its error, without the whole engine log."""
+    text = str(exc)
+    if "\n stderr: " in text:  # how the Automation API's CommandError shows the CLI's output
+        text = text.rsplit("\n stderr: ", 1)[1]
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
