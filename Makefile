@@ -44,7 +44,7 @@ cluster-down:
 clean:
 	rm -rf $(VENV) $(RENDER_DIR) .pytest_cache
 
-bench: venv  ## README "Performance": config validation, then render time and memory vs plain pulumi_kubernetes
+bench: venv  ## docs/performance.md: config validation, then render time and memory vs plain pulumi_kubernetes
 	$(PY) bench/validate_bench.py
 	$(PY) bench/render_bench.py
 

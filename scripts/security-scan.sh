@@ -3,7 +3,7 @@
 # and the same stack with the thick flavor, then run checkov offline on the manifests.
 # checkov (~290 MB) lives in its own virtualenv, never in .venv. Exit status is checkov's: it
 # fails on any finding that is neither skipped (by design, below) nor a known finding (soft-fail,
-# listed in README "Validation and security scan" until fixed in components/).
+# listed in docs/verification.md "Validation and security scan" until fixed in components/).
 #   CHECKOV_VENV   where to keep checkov (default ~/.cache/multus-cni/checkov)
 #   PY             the project's Python (default .venv/bin/python)
 set -euo pipefail
@@ -64,7 +64,7 @@ MULTUS_BY_DESIGN=(
   CKV2_K8S_6   # NetworkPolicy: does not apply to hostNetwork pods
   CKV_K8S_15   # imagePullPolicy Always: images are pinned (policy guard), so IfNotPresent is correct
 )
-# Known findings in upstream's manifest, reported in README until changed in components/multus.
+# Known findings in upstream's manifest, reported in docs/verification.md until changed in components/multus.
 MULTUS_KNOWN=(
   CKV_K8S_8 CKV_K8S_9    # no liveness/readiness probes (upstream ships none)
   CKV_K8S_11 CKV_K8S_13  # the init container (thin) and thick daemon have requests but no limits
@@ -73,7 +73,7 @@ MULTUS_KNOWN=(
   CKV_K8S_43             # image by tag, not digest (the policy guard accepts a fixed tag)
   CKV_K8S_49             # ClusterRole: verbs "*" on resources "*" of k8s.cni.cncf.io
 )
-# Known findings of the guide's sample pod (components/sample_workload.py manifest), reported in README.
+# Known findings of the guide's sample pod (components/sample_workload.py manifest), reported in docs/verification.md.
 WORKLOADS_KNOWN=(
   CKV_K8S_8 CKV_K8S_9                        # no probes (a sleeping probe pod)
   CKV_K8S_10 CKV_K8S_11 CKV_K8S_12 CKV_K8S_13  # no CPU/memory requests or limits

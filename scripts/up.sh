@@ -17,7 +17,7 @@ if usable pulumi && present python_host && present provider; then
   toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
-    echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 40 minutes cold on 2 cores)." >&2
+    echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 25 minutes cold on 2 cores, 18 GB of cache)." >&2
     bash toolchain/build.sh
     eval "$(bash toolchain/env.sh)"
     toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'

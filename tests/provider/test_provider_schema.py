@@ -183,7 +183,7 @@ def _yaml_blocks(path) -> list[dict]:
     return [yaml.safe_load(block.split("```", 1)[0]) for block in text.split("```yaml\n")[1:]]
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/package.md", "examples/yaml-stack/Pulumi.yaml"])
+@pytest.mark.parametrize("doc", ["docs/package.md", "examples/yaml-stack/Pulumi.yaml"])
 def test_the_documented_yaml_examples_use_the_schema_and_pass_the_models(doc):
     programs = [b for b in _yaml_blocks(ROOT / doc) if isinstance(b, dict) and "resources" in b]
     assert programs
