@@ -17,8 +17,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Test modules run in parallel workers (each live worker starts its own kwok cluster): the live
+# suite waits on the engine and the API server more than it computes. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: venv  ## unit tests, plus the live suite when the toolchain is built (REQUIRE_LIVE=1: it must run)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 up: venv  ## the real `pulumi up` of $(STACK): your cluster, else the local kwok cluster (YES=1: no prompt)
 	@STACK=$(STACK) PY=$(PY) bash scripts/up.sh
