@@ -2,9 +2,7 @@
 
 import pulumi
 
-from components import Multus, NetworkAttachment, SampleWorkload
-from components.cni_plugins import CniPlugins
-from components.whereabouts import Whereabouts
+from components import CniPlugins, Multus, NetworkAttachment, SampleWorkload, Whereabouts
 from components.config import config_path, load_from_pulumi
 from components.warnings import warn_all
 

@@ -83,8 +83,8 @@ def ip_json(netns: str, *args: str) -> list[dict]:
 
 
 def leftovers() -> list[str]:
-    """Namespaces of this harness that still exist (any process's)."""
-    return sorted(p.name for p in NETNS_DIR.glob(f"{PREFIX}*")) if NETNS_DIR.is_dir() else []
+    """Namespaces this process's harness made that still exist (other test workers make theirs)."""
+    return sorted(p.name for p in NETNS_DIR.glob(f"{PREFIX}{os.getpid()}-*")) if NETNS_DIR.is_dir() else []
 
 
 class Relay:
@@ -205,13 +205,15 @@ class Attachment:
 class DataPath:
     """The kubelet's and the runtime's CNI calls for a cluster's pods; `close()` undoes all of it."""
 
-    def __init__(self, cluster, workdir: Path, multus_namespace: str = "kube-system",
+    def __init__(self, cluster, multus_namespace: str = "kube-system",
                  host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin",
                  whereabouts: Optional[str] = None):
         """`whereabouts`: the namespace of the whereabouts ServiceAccount the stack installed; the plugin
         (the toolchain's build) then allocates with that account's token, as on a node."""
         self.cluster = cluster
-        self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=workdir))
+        # Right under the system temp dir, not pytest's deep tmp_path: the thick daemon's socket path
+        # must fit a unix socket's 108-byte sun_path (a test worker's tmp_path already nearly fills it).
+        self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.host_devices = tuple(host_devices)
         self.flavor, self.multus_namespace = flavor, multus_namespace
         wanted = ("multus",) if flavor == "thin" else ("multus-daemon", "multus-shim")

@@ -44,7 +44,7 @@ def missing_prerequisite() -> str:
 
 
 @pytest.fixture
-def datapath(cluster, tmp_path) -> Iterator[callable]:
+def datapath(cluster) -> Iterator[callable]:
     """DataPath(s) for a test, each closed (DEL, namespaces deleted) at its end, also on failure;
     then nothing of the harness may be left on this machine."""
     reason = missing_prerequisite()
@@ -53,7 +53,7 @@ def datapath(cluster, tmp_path) -> Iterator[callable]:
     made: list[DataPath] = []
 
     def make(**kwargs) -> DataPath:
-        made.append(DataPath(cluster, tmp_path, **kwargs))
+        made.append(DataPath(cluster, **kwargs))
         return made[-1]
 
     before = set(leftovers())
