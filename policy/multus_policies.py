@@ -23,6 +23,7 @@ from pulumi_policy import (
 )
 
 from components.annotations import NAD_API_VERSION, NAD_KIND, NETWORKS
+from components.config.multus_health import quantity_value, refresh_problem
 from components.config.network import parse_json_object
 from components.config.workload import selected_networks
 from components.images import pinning_problem
@@ -30,6 +31,8 @@ from components.multus import TYPE as MULTUS_TYPE
 
 NAD_TYPE = f"kubernetes:{NAD_API_VERSION}:{NAD_KIND}"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
+DAEMONSET_TYPE = "kubernetes:apps/v1:DaemonSet"
+THIN_ENTRYPOINT = "/thin_entrypoint"
 
 # Where each workload kind keeps its pod spec, and how many pods it asks for.
 _POD_SPEC = {
@@ -135,6 +138,29 @@ def pods_and_networks(resource_type: str, props: Mapping[str, Any]) -> tuple[int
     return pods, networks
 
 
+def qos_problems(spec: Any) -> list[str]:
+    """Why a pod spec is not Guaranteed QoS (Kubernetes pkg/apis/core/helper/qos: every container, init
+    containers included, has CPU and memory limits, and requests, where set, equal them)."""
+    problems = []
+    for list_name in _CONTAINER_LISTS[:2]:
+        for index, container in enumerate(_dig(spec, list_name) or []):
+            where = f"{list_name}[{index}] ({_dig(container, 'name')})"
+            for key in ("cpu", "memory"):
+                limit, request = _dig(container, "resources", "limits", key), _dig(container, "resources", "requests", key)
+                if limit is None:
+                    problems.append(f"{where} has no {key} limit")
+                elif request is not None and _amount(request) != _amount(limit):
+                    problems.append(f"{where} requests {key} {request!r} but limits it to {limit!r}")
+    return problems
+
+
+def _amount(value: Any) -> Any:
+    try:
+        return quantity_value(str(value))
+    except ValueError:
+        return str(value)
+
+
 # --- the rules -----------------------------------------------------------------------------
 
 def multus_protected(args: ResourceValidationArgs, report_violation) -> None:
@@ -164,6 +190,31 @@ def images_pinned(args: ResourceValidationArgs, report_violation) -> None:
         if problem and not allowed(image, patterns):
             report_violation(f"{where}: {problem}; pin a release tag or a digest, or list the image under "
                              "allowedImages in the policy pack config")
+
+
+def _multus_pod_spec(args: ResourceValidationArgs) -> Any:
+    if args.resource_type == DAEMONSET_TYPE and under_multus(args.resource_type, args.urn, args.opts.parent):
+        return _dig(args.props, *_POD_SPEC[DAEMONSET_TYPE])
+    return None
+
+
+def multus_credentials_refresh(args: ResourceValidationArgs, report_violation) -> None:
+    """The thin DaemonSet's args must let thin_entrypoint rewrite the node kubeconfig when the token rotates."""
+    for index, container in enumerate(_dig(_multus_pod_spec(args), "containers") or []):
+        if list(_dig(container, "command") or []) == [THIN_ENTRYPOINT]:  # props are proxies, not lists
+            problem = refresh_problem([str(a) for a in _dig(container, "args") or []])
+            if problem:
+                report_violation(f"spec.template.spec.containers[{index}].args: {problem}")
+
+
+def multus_guaranteed(args: ResourceValidationArgs, report_violation) -> None:
+    """A Multus pod that is not Guaranteed is killed or evicted under node pressure before the pods whose
+    networks it sets up (multus-cni#1160)."""
+    spec = _multus_pod_spec(args)
+    problems = qos_problems(spec) if spec is not None else []
+    if problems:
+        report_violation("the Multus pod is not Guaranteed QoS: " + "; ".join(problems) + "; set multus.resources "
+                         "with requests equal to limits, or keep its defaults")
 
 
 def nad_valid(args: ResourceValidationArgs, report_violation) -> None:
@@ -218,6 +269,18 @@ POLICIES = [
         description="Every NetworkAttachmentDefinition has a namespace and a spec.config that is a JSON object.",
         validate=nad_valid,
         enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-credentials-refresh",
+        description="The thin Multus DaemonSet's args refresh the node kubeconfig when the token rotates (--cleanup-config-on-exit=true).",
+        validate=multus_credentials_refresh,
+        enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-guaranteed",
+        description="The Multus DaemonSet's pod is Guaranteed QoS (requests equal limits in every container, init included).",
+        validate=multus_guaranteed,
+        enforcement_level=EnforcementLevel.ADVISORY,
     ),
     StackValidationPolicy(
         name="host-local-shared",
