@@ -231,10 +231,11 @@ class DataPath:
     def __init__(self, cluster, workdir: Path, multus_namespace: str = "kube-system",
                  host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin",
                  whereabouts: Optional[str] = None, entrypoint_args: Optional[Sequence[str]] = None,
-                 bound_tokens: bool = False):
+                 bound_tokens: bool = False, daemon_prefix: Sequence[str] = ()):
         """`whereabouts`: the namespace of the whereabouts ServiceAccount the stack installed; the plugin
         (the toolchain's build) then allocates with that account's token, as on a node. `entrypoint_args`,
-        `bound_tokens`: see the module docstring."""
+        `bound_tokens`: see the module docstring. `daemon_prefix`: a command the node daemons run under
+        (bench/multus_memory_bench.py starts them inside a memory cgroup)."""
         self.cluster = cluster
         self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=workdir))
         self.host_devices = tuple(host_devices)
@@ -248,7 +249,7 @@ class DataPath:
             raise HarnessError(f"the toolchain has no {', '.join(n for n, p in found.items() if not p)}: run `make toolchain`")
         self.multus, self.entrypoint = found.get("multus"), found.get("thin_entrypoint")
         self.entrypoint_args = None if entrypoint_args is None else tuple(entrypoint_args)
-        self.bound_tokens = bound_tokens
+        self.bound_tokens, self.daemon_prefix = bound_tokens, tuple(daemon_prefix)
         self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
         self.nodes: dict[str, FakeNode] = {}
         self.relays: list[Relay] = []
@@ -394,7 +395,7 @@ class DataPath:
     def start(self, node: FakeNode) -> None:
         """Start (or restart, as a new pod of the DaemonSet would) the node's daemon."""
         with open(node.daemon_log, "ab") as out:
-            node.daemon = subprocess.Popen(node.argv, env=node.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            node.daemon = subprocess.Popen((*self.daemon_prefix, *node.argv), env=node.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
     def _entrypoint_args(self, root: Path) -> list[str]:
         """The given args, then every path flag again with its value on the node's temp root."""
