@@ -23,7 +23,7 @@ from pulumi_policy import (
 )
 
 from components.annotations import NAD_API_VERSION, NAD_KIND, NETWORKS
-from components.config.multus_health import quantity_value, refresh_problem
+from components.config.multus_health import DEFAULT_PODS_PER_NODE, MIB, quantity_value, refresh_problem, thick_memory_needed
 from components.config.network import parse_json_object
 from components.config.workload import selected_networks
 from components.images import pinning_problem
@@ -33,6 +33,7 @@ NAD_TYPE = f"kubernetes:{NAD_API_VERSION}:{NAD_KIND}"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
 DAEMONSET_TYPE = "kubernetes:apps/v1:DaemonSet"
 THIN_ENTRYPOINT = "/thin_entrypoint"
+THICK_DAEMON = "/usr/src/multus-cni/bin/multus-daemon"
 
 # Where each workload kind keeps its pod spec, and how many pods it asks for.
 _POD_SPEC = {
@@ -217,6 +218,24 @@ def multus_guaranteed(args: ResourceValidationArgs, report_violation) -> None:
                          "with requests equal to limits, or keep its defaults")
 
 
+def multus_thick_memory(args: ResourceValidationArgs, report_violation) -> None:
+    """The thick daemon's memory limit holds what bench/multus_memory_bench.py measured for as many
+    concurrent ADDs as a node has pods (a node restart brings them back at once)."""
+    pods = args.get_config().get("podsPerNode", DEFAULT_PODS_PER_NODE)
+    for index, container in enumerate(_dig(_multus_pod_spec(args), "containers") or []):
+        if list(_dig(container, "command") or []) != [THICK_DAEMON]:
+            continue
+        limit = _dig(container, "resources", "limits", "memory")
+        needed = thick_memory_needed(int(pods))
+        amount = _amount(limit) if limit is not None else None
+        if amount is not None and not isinstance(amount, str) and amount < needed:
+            report_violation(
+                f"spec.template.spec.containers[{index}].resources.limits.memory {limit!r} is below the "
+                f"{round(needed / MIB)}Mi the thick daemon was measured to need for {pods} pods getting their "
+                "networks at once (a node restart; docs/performance.md); it is OOM-killed there and no new pod on "
+                "the node gets its networks (multus-cni#1346); raise it, or set podsPerNode in the pack config")
+
+
 def nad_valid(args: ResourceValidationArgs, report_violation) -> None:
     if args.resource_type == NAD_TYPE:
         for problem in nad_problems(args.props):
@@ -281,6 +300,16 @@ POLICIES = [
         description="The Multus DaemonSet's pod is Guaranteed QoS (requests equal limits in every container, init included).",
         validate=multus_guaranteed,
         enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-thick-memory",
+        description="The thick Multus daemon's memory limit is not below the peak measured for podsPerNode concurrent ADDs.",
+        validate=multus_thick_memory,
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "podsPerNode": {"type": "integer", "minimum": 1, "default": DEFAULT_PODS_PER_NODE,
+                            "description": "the most pods one node runs (kubelet --max-pods)"},
+        }),
     ),
     StackValidationPolicy(
         name="host-local-shared",

@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from components.config import ConfigError, MultusConfig, validate
-from components.config.multus_health import quantity_value, refresh_problem, thin_flags
+from components.config.multus_health import (
+    DEFAULT_PODS_PER_NODE, quantity_value, refresh_problem, thick_memory_needed, thin_flags,
+)
 from components.multus import manifests
 from conftest import DAEMONSET, guide_values, only
 from policy import multus_policies as mp
@@ -117,6 +119,7 @@ def test_default_amounts_thin_upstreams_thick_raised_from_50Mi(run_stack):
     thick = _pod_spec(run_stack(multus={"flavor": "thick"}))["containers"][0]["resources"]
     assert thin["limits"] == {"cpu": "100m", "memory": "50Mi"}  # v4.3.0 deployments/multus-daemonset.yml
     assert quantity_value(thick["limits"]["memory"]) > quantity_value("50Mi")  # OOM-killed at 50Mi: multus-cni#1346
+    assert quantity_value(thick["limits"]["memory"]) >= thick_memory_needed(DEFAULT_PODS_PER_NODE)  # bench/, measured
 
 
 def test_the_init_container_follows_the_daemon_unless_set(run_stack):
@@ -140,6 +143,23 @@ def test_resources_that_are_not_guaranteed_warn_and_the_pack_flags_them(run_stac
     [message] = violations(mp.multus_guaranteed, run_)["multus-daemonset"]
     assert "initContainers[0] (install-multus-binary) has no cpu limit" in message
     assert violations(mp.multus_guaranteed, run_stack()) == {}
+
+
+def _thick_memory(run_, pods=None) -> dict[str, list[str]]:
+    return violations(mp.multus_thick_memory, run_, None if pods is None else {"podsPerNode": pods})
+
+
+def test_the_thick_default_holds_the_measured_burst_of_a_full_node_and_upstreams_50Mi_does_not(run_stack):
+    assert _thick_memory(run_stack(multus={"flavor": "thick"})) == {}
+    amounts = {"cpu": "100m", "memory": "50Mi"}  # upstream's v4.3.0 multus-daemonset-thick.yml
+    upstream = run_stack(multus={"flavor": "thick", "resources": {"daemon": {"requests": amounts, "limits": amounts}}})
+    [message] = _thick_memory(upstream)["multus-daemonset"]
+    assert message.startswith("spec.template.spec.containers[0].resources.limits.memory '50Mi' is below the 172Mi")
+    assert "for 110 pods" in message
+    # A node of 300 pods needs more than the default; 10 pods fit in far less (measured: 25 MiB + the binary).
+    assert _thick_memory(run_stack(multus={"flavor": "thick"}), pods=300)
+    assert violations(mp.multus_thick_memory, upstream, {"podsPerNode": 1}) != {}  # 59Mi even when idle
+    assert _thick_memory(run_stack()) == {}  # thin runs no daemon of that kind
 
 
 @pytest.mark.parametrize("resources, expected", [

@@ -326,7 +326,8 @@ def test_the_pack_loads_and_enforces_over_grpc(analyzer):
     mandatory, advisory = analyzer_pb2.MANDATORY, analyzer_pb2.ADVISORY
     assert info.name == "multus-cni"
     assert levels == {"multus-protected": mandatory, "images-pinned": mandatory, "nad-valid": mandatory,
-                      "multus-credentials-refresh": advisory, "multus-guaranteed": advisory, "host-local-shared": advisory}
+                      "multus-credentials-refresh": advisory, "multus-guaranteed": advisory, "multus-thick-memory": advisory,
+                      "host-local-shared": advisory}
 
     parent = "urn:pulumi:dev::multus-cni::multus-cni:index:Multus::multus"
     request = analyzer_pb2.AnalyzeRequest(

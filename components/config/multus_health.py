@@ -159,12 +159,33 @@ def _both(cpu: str, memory: str) -> ContainerResources:
     return ContainerResources(requests=amounts, limits=amounts)
 
 
+MIB = 2**20
+# The thick daemon's memory in a burst of K concurrent ADDs, measured by bench/multus_memory_bench.py
+# (docs/performance.md "Multus daemon memory", 2026-12-01, two runs): the larger peak cgroup charge
+# of the two runs, in MiB, the CNI plugins the daemon starts included, one network per pod.
+THICK_PEAK_MIB = ((10, 25.4), (50, 75.5), (100, 122.6), (200, 276.1))
+# The daemon's own file pages (its binary's text), charged to another cgroup in the bench because an
+# earlier run had read them, but to the container on a node: idle RSS less idle working set.
+THICK_FILE_PAGES_MIB = 34
+#: kubelet's default --max-pods: how many pods a node restart can bring back at once.
+DEFAULT_PODS_PER_NODE = 110
+
+
+def thick_memory_needed(pods: int) -> Decimal:
+    """Bytes the thick daemon's container needs when `pods` pods get their networks at once: the
+    measured peak, linear between the measured bursts and beyond the last two."""
+    points = THICK_PEAK_MIB
+    (k0, m0), (k1, m1) = next(((a, b) for a, b in zip(points, points[1:]) if pods <= b[0]), points[-2:])
+    peak = Decimal(str(m0)) + (Decimal(str(m1)) - Decimal(str(m0))) * (pods - k0) / (k1 - k0)
+    return max(peak, Decimal(str(points[0][1]))) * MIB + THICK_FILE_PAGES_MIB * MIB
+
+
 # The daemon's defaults, requests == limits. thin: upstream's (v4.3.0 deployments/multus-daemonset.yml,
-# 100m/50Mi); thin_entrypoint only writes files once a second. thick: upstream's 100m CPU, but not
-# its 50Mi: the daemon runs every CNI ADD/DEL of the node in one process and is OOM-killed at 50Mi
-# under bursts of pod creation (multus-cni#1346, #1416); 200Mi is the limit upstream's PR #1383
-# proposes. Not yet sized from a measurement of ours: docs/performance.md says so.
-DAEMON_RESOURCES = {"thin": _both("100m", "50Mi"), "thick": _both("100m", "200Mi")}
+# 100m/50Mi); thin_entrypoint only writes files once a second. thick: upstream's 100m CPU, but not its
+# 50Mi, at which the daemon is OOM-killed under bursts of pod creation (multus-cni#1346, #1416; the
+# bench's 50 concurrent ADDs peak at 56 to 76 MiB): 256Mi holds the measured need of a node restart
+# with the default 110 pods (thick_memory_needed(110), about 172 MiB) with about 50% headroom.
+DAEMON_RESOURCES = {"thin": _both("100m", "50Mi"), "thick": _both("100m", "256Mi")}
 
 
 class MultusResources(Model):
@@ -173,7 +194,7 @@ class MultusResources(Model):
     pressure evicts it last (multus-cni#1160)."""
 
     daemon: Optional[ContainerResources] = None
-    """The `kube-multus` container; unset: the flavor's default (thin 100m/50Mi, thick 100m/200Mi)."""
+    """The `kube-multus` container; unset: the flavor's default (thin 100m/50Mi, thick 100m/256Mi)."""
     init: Optional[ContainerResources] = None
     """The `install-multus-binary` init container; unset: the same as the daemon. A pod's request is the
     larger of its init containers' and the sum of its containers', so this costs no scheduling room."""
