@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
@@ -38,94 +37,14 @@ if str(ROOT) not in sys.path:
 
 from engine_bench import fresh_cluster, machine  # noqa: E402  (BENCH is on sys.path as the script's dir)
 from tests.integration.conftest import Stacks, toolchain_env  # noqa: E402  the live suite's cluster and stacks
-from tests.integration.datapath import DataPath, HarnessError  # noqa: E402  the data path harness
-
-NETWORK = {"name": "burst-net", "config": {
-    "cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge",
-    "ipam": {"type": "host-local", "subnet": "10.128.0.0/16"}}}
-MIB = 2**20
-
-
-class Cgroup:
-    """A memory cgroup for one daemon: v2 (memory.peak) when this machine has it, else v1."""
-
-    def __init__(self, name: str):
-        v2 = Path("/sys/fs/cgroup")
-        if (v2 / "cgroup.controllers").exists():
-            self.path, self.v2 = v2 / name, True
-        else:
-            self.path, self.v2 = Path("/sys/fs/cgroup/memory") / name, False
-        self.path.mkdir()
-
-    @property
-    def join(self) -> tuple[str, ...]:
-        """The command prefix that moves a process into this cgroup before it execs the daemon."""
-        return ("sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.path))
-
-    def _read(self, name: str) -> int:
-        return int((self.path / name).read_text().split()[0])
-
-    def _stat(self) -> dict[str, int]:
-        return {k: int(v) for k, v in (line.split() for line in (self.path / "memory.stat").read_text().splitlines())}
-
-    def usage(self) -> int:
-        return self._read("memory.current" if self.v2 else "memory.usage_in_bytes")
-
-    def working_set(self) -> int:
-        """Usage less inactive file pages, as the kubelet (cadvisor) computes a container's working set."""
-        stat = self._stat()
-        inactive = stat.get("inactive_file" if self.v2 else "total_inactive_file", 0)
-        return max(0, self.usage() - inactive)
-
-    def processes_rss(self) -> int:
-        """The resident memory of every process in the cgroup, summed (the daemon and the plugins it
-        runs; file pages such as the binaries' text count here even when another cgroup was charged
-        for them first, and a page shared by two processes counts twice)."""
-        total = 0
-        for pid in (self.path / "cgroup.procs").read_text().split():
-            try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            except (OSError, IndexError):
-                pass  # the process ended between the two reads
-        return total
-
-    def peak(self) -> int:
-        return self._read("memory.peak" if self.v2 else "memory.max_usage_in_bytes")
-
-    def remove(self) -> None:
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.1)
-
+from tests.integration.burst import MIB, NETWORK, Cgroup, add_all, create_pods  # noqa: E402  bursts of pods
+from tests.integration.datapath import DataPath  # noqa: E402  the data path harness
 
 def vm_hwm(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def create_pods(cluster, node: str, count: int, workdir: Path) -> list[dict]:
-    """`count` pods bound to `node`, each selecting the burst network; once kwok says Running."""
-    items = [{"apiVersion": "v1", "kind": "Pod",
-              "metadata": {"name": f"burst-{i:03d}", "namespace": "default",
-                           "annotations": {"k8s.v1.cni.cncf.io/networks": NETWORK["name"]}},
-              "spec": {"nodeName": node, "containers": [{"name": "c", "image": "docker.io/library/alpine:3.22"}]}}
-             for i in range(count)]
-    path = workdir / "pods.json"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-    cluster.kubectl("apply", "-f", str(path))
-    deadline = time.monotonic() + 600
-    while True:
-        pods = [p for p in cluster.get("pods", "-n", "default")["items"] if p["metadata"]["name"].startswith("burst-")]
-        if len(pods) == count and all(p["status"].get("phase") == "Running" for p in pods):
-            return sorted(pods, key=lambda p: p["metadata"]["name"])
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{count} burst pods were not Running after 10 minutes")
-        time.sleep(1)
 
 
 def burst(cluster, namespace: str, pods: list[dict], workdir: Path) -> dict[str, Any]:
@@ -147,16 +66,7 @@ def burst(cluster, namespace: str, pods: list[dict], workdir: Path) -> dict[str,
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         start = time.monotonic()
-        failures: list[str] = []
-
-        def add(pod: dict) -> None:
-            try:
-                dp.attach(pod)
-            except HarnessError as exc:
-                failures.append(str(exc).splitlines()[0])
-
-        with ThreadPoolExecutor(max_workers=len(pods)) as pool:
-            list(pool.map(add, pods))
+        failures = add_all(dp, pods)
         took = time.monotonic() - start
         done.set()
         sampler.join()

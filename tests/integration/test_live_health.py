@@ -9,13 +9,16 @@ DaemonSet's pod objects.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import pytest
 
+from components.config.multus_health import quantity_value
 from components.multus.manifests import DAEMONSET, UPSTREAM_THIN_ARGS
 
+from .burst import NETWORK, Cgroup, add_all, create_pods
 from .datapath import DataPath, FakeNode, HarnessError
 from .test_live_datapath import datapath  # noqa: F401 (the fixture)
 
@@ -24,6 +27,9 @@ pytestmark = pytest.mark.live
 REFRESH = "--cleanup-config-on-exit=true"
 # Multus v4.3.0 pkg/types/conf.go GetReadinessIndicatorFile: polls once a second for 45 s.
 READINESS_TIMEOUT = 45
+# Pods that get their networks at once: about a node restart with the kubelet's default --max-pods 110.
+BURST = 100
+UPSTREAM_THICK_MEMORY = "50Mi"  # v4.3.0 deployments/multus-daemonset-thick.yml, requests = limits
 
 
 def deployed_args(cluster, namespace: str) -> list[str]:
@@ -114,8 +120,9 @@ def test_thin_a_rotated_token_reaches_the_node_with_our_args_and_never_with_upst
 
     time.sleep(max(0.0, 3 - took))  # upstream's thin_entrypoint had as long as ours, and more
     assert old_upstream in kubeconfig_of(node_upstream)
-    with pytest.raises(HarnessError, match="Unauthorized"):
+    with pytest.raises(HarnessError, match="Unauthorized") as caught:
         upstream.attach(pod)
+    print("upstream's args after the rotation:", next(line for line in str(caught.value).splitlines() if "Unauthorized" in line))
     # The known workaround, for the record: a new container writes the kubeconfig again.
     upstream.stop(node_upstream)
     upstream.start(node_upstream)
@@ -186,3 +193,36 @@ def test_thin_readiness_indicator_an_add_waits_then_fails_and_passes_once_the_fi
     indicator.parent.mkdir(parents=True)
     indicator.write_text("FLANNEL_NETWORK=10.244.0.0/16\n")
     assert dp.attach(pod).result["interfaces"]
+
+
+def test_thick_a_burst_oom_kills_the_daemon_at_upstreams_limit_and_not_at_the_default(new_stack, cluster, datapath, tmp_path):
+    """The real daemon and its plugins in a memory cgroup with the container's limit, BURST concurrent ADDs."""
+    stack = new_stack("burst", config_from=None)
+    stack.set_config("multus-cni:multus", {"flavor": "thick"})
+    stack.set_config("multus-cni:networks", [NETWORK])
+    stack.up()
+    namespace = stack.outputs()["multusNamespace"]
+    container = cluster.get("daemonset", "-n", namespace, DAEMONSET)["spec"]["template"]["spec"]["containers"][0]
+    ours = container["resources"]["limits"]["memory"]
+    node = cluster.get("nodes")["items"][0]["metadata"]["name"]
+    pods = create_pods(cluster, node, BURST, tmp_path)
+    outcome = {}
+    for name, limit in (("upstream", UPSTREAM_THICK_MEMORY), ("ours", ours)):
+        cgroup = Cgroup(f"multus-live-{os.getpid()}-{name}")
+        try:
+            cgroup.limit(int(quantity_value(limit)))  # before the daemon starts, as for a container
+            dp = datapath(multus_namespace=namespace, flavor="thick", daemon_prefix=cgroup.join)
+            fake = dp.node(node)
+            failures = add_all(dp, pods)
+            outcome[name] = (len(failures), cgroup.oom_kills(), failures[:1])
+            cgroup.unlimit()  # so the teardown's DELs run: what raising the limit does on a node
+            if fake.daemon.poll() is not None:  # the kernel killed the daemon itself
+                dp.start(fake)
+                eventually(fake.conflist.exists, 60, "the restarted multus-daemon wrote no config")
+            dp.close()  # every process out of the cgroup before it is removed
+        finally:
+            cgroup.remove()
+    print(f"{BURST} concurrent ADDs: {outcome}")
+    failed, killed, first = outcome["upstream"]
+    assert killed > 0 and failed > 0, outcome
+    assert outcome["ours"][:2] == (0, 0), outcome
