@@ -23,6 +23,7 @@ from pulumi_policy import (
 )
 
 from components.annotations import NAD_API_VERSION, NAD_KIND, NETWORKS
+from components.config.multus_health import DEFAULT_PODS_PER_NODE, MIB, quantity_value, refresh_problem, thick_memory_needed
 from components.config.network import parse_json_object
 from components.config.workload import selected_networks
 from components.images import pinning_problem
@@ -30,6 +31,9 @@ from components.multus import TYPE as MULTUS_TYPE
 
 NAD_TYPE = f"kubernetes:{NAD_API_VERSION}:{NAD_KIND}"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
+DAEMONSET_TYPE = "kubernetes:apps/v1:DaemonSet"
+THIN_ENTRYPOINT = "/thin_entrypoint"
+THICK_DAEMON = "/usr/src/multus-cni/bin/multus-daemon"
 
 # Where each workload kind keeps its pod spec, and how many pods it asks for.
 _POD_SPEC = {
@@ -135,6 +139,29 @@ def pods_and_networks(resource_type: str, props: Mapping[str, Any]) -> tuple[int
     return pods, networks
 
 
+def qos_problems(spec: Any) -> list[str]:
+    """Why a pod spec is not Guaranteed QoS (Kubernetes pkg/apis/core/helper/qos: every container, init
+    containers included, has CPU and memory limits, and requests, where set, equal them)."""
+    problems = []
+    for list_name in _CONTAINER_LISTS[:2]:
+        for index, container in enumerate(_dig(spec, list_name) or []):
+            where = f"{list_name}[{index}] ({_dig(container, 'name')})"
+            for key in ("cpu", "memory"):
+                limit, request = _dig(container, "resources", "limits", key), _dig(container, "resources", "requests", key)
+                if limit is None:
+                    problems.append(f"{where} has no {key} limit")
+                elif request is not None and _amount(request) != _amount(limit):
+                    problems.append(f"{where} requests {key} {request!r} but limits it to {limit!r}")
+    return problems
+
+
+def _amount(value: Any) -> Any:
+    try:
+        return quantity_value(str(value))
+    except ValueError:
+        return str(value)
+
+
 # --- the rules -----------------------------------------------------------------------------
 
 def multus_protected(args: ResourceValidationArgs, report_violation) -> None:
@@ -164,6 +191,49 @@ def images_pinned(args: ResourceValidationArgs, report_violation) -> None:
         if problem and not allowed(image, patterns):
             report_violation(f"{where}: {problem}; pin a release tag or a digest, or list the image under "
                              "allowedImages in the policy pack config")
+
+
+def _multus_pod_spec(args: ResourceValidationArgs) -> Any:
+    if args.resource_type == DAEMONSET_TYPE and under_multus(args.resource_type, args.urn, args.opts.parent):
+        return _dig(args.props, *_POD_SPEC[DAEMONSET_TYPE])
+    return None
+
+
+def multus_credentials_refresh(args: ResourceValidationArgs, report_violation) -> None:
+    """The thin DaemonSet's args must let thin_entrypoint rewrite the node kubeconfig when the token rotates."""
+    for index, container in enumerate(_dig(_multus_pod_spec(args), "containers") or []):
+        if list(_dig(container, "command") or []) == [THIN_ENTRYPOINT]:  # props are proxies, not lists
+            problem = refresh_problem([str(a) for a in _dig(container, "args") or []])
+            if problem:
+                report_violation(f"spec.template.spec.containers[{index}].args: {problem}")
+
+
+def multus_guaranteed(args: ResourceValidationArgs, report_violation) -> None:
+    """A Multus pod that is not Guaranteed is killed or evicted under node pressure before the pods whose
+    networks it sets up (multus-cni#1160)."""
+    spec = _multus_pod_spec(args)
+    problems = qos_problems(spec) if spec is not None else []
+    if problems:
+        report_violation("the Multus pod is not Guaranteed QoS: " + "; ".join(problems) + "; set multus.resources "
+                         "with requests equal to limits, or keep its defaults")
+
+
+def multus_thick_memory(args: ResourceValidationArgs, report_violation) -> None:
+    """The thick daemon's memory limit holds what bench/multus_memory_bench.py measured for as many
+    concurrent ADDs as a node has pods (a node restart brings them back at once)."""
+    pods = args.get_config().get("podsPerNode", DEFAULT_PODS_PER_NODE)
+    for index, container in enumerate(_dig(_multus_pod_spec(args), "containers") or []):
+        if list(_dig(container, "command") or []) != [THICK_DAEMON]:
+            continue
+        limit = _dig(container, "resources", "limits", "memory")
+        needed = thick_memory_needed(int(pods))
+        amount = _amount(limit) if limit is not None else None
+        if amount is not None and not isinstance(amount, str) and amount < needed:
+            report_violation(
+                f"spec.template.spec.containers[{index}].resources.limits.memory {limit!r} is below the "
+                f"{round(needed / MIB)}Mi the thick daemon was measured to need for {pods} pods getting their "
+                "networks at once (a node restart; docs/performance.md); it is OOM-killed there and no new pod on "
+                "the node gets its networks (multus-cni#1346); raise it, or set podsPerNode in the pack config")
 
 
 def nad_valid(args: ResourceValidationArgs, report_violation) -> None:
@@ -218,6 +288,28 @@ POLICIES = [
         description="Every NetworkAttachmentDefinition has a namespace and a spec.config that is a JSON object.",
         validate=nad_valid,
         enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-credentials-refresh",
+        description="The thin Multus DaemonSet's args refresh the node kubeconfig when the token rotates (--cleanup-config-on-exit=true).",
+        validate=multus_credentials_refresh,
+        enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-guaranteed",
+        description="The Multus DaemonSet's pod is Guaranteed QoS (requests equal limits in every container, init included).",
+        validate=multus_guaranteed,
+        enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    ResourceValidationPolicy(
+        name="multus-thick-memory",
+        description="The thick Multus daemon's memory limit is not below the peak measured for podsPerNode concurrent ADDs.",
+        validate=multus_thick_memory,
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "podsPerNode": {"type": "integer", "minimum": 1, "default": DEFAULT_PODS_PER_NODE,
+                            "description": "the most pods one node runs (kubelet --max-pods)"},
+        }),
     ),
     StackValidationPolicy(
         name="host-local-shared",

@@ -328,6 +328,7 @@ def test_the_pack_loads_and_enforces_over_grpc(analyzer):
     mandatory, advisory = analyzer_pb2.MANDATORY, analyzer_pb2.ADVISORY
     assert info.name == "multus-cni"
     assert levels == {"multus-protected": mandatory, "images-pinned": mandatory, "nad-valid": mandatory,
+                      "multus-credentials-refresh": advisory, "multus-guaranteed": advisory, "multus-thick-memory": advisory,
                       "host-local-shared": advisory}
 
     parent = "urn:pulumi:dev::multus-cni::multus-cni:index:Multus::multus"
@@ -338,7 +339,9 @@ def test_the_pack_loads_and_enforces_over_grpc(analyzer):
         options=analyzer_pb2.AnalyzerResourceOptions(protect=False, parent=parent),
     )
     found = {d.policyName: d.enforcementLevel for d in analyzer.Analyze(request).diagnostics}
-    assert found == {"multus-protected": mandatory, "images-pinned": mandatory}
+    assert found == {"multus-protected": mandatory, "images-pinned": mandatory, "multus-guaranteed": advisory}
     request.options.protect = True
-    request.properties.CopyFrom(_struct({"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/x/multus-cni:v4.3.0"}]}}}}))
+    amounts = {"cpu": "100m", "memory": "50Mi"}
+    request.properties.CopyFrom(_struct({"spec": {"template": {"spec": {"containers": [
+        {"image": "ghcr.io/x/multus-cni:v4.3.0", "resources": {"requests": amounts, "limits": amounts}}]}}}}))
     assert list(analyzer.Analyze(request).diagnostics) == []

@@ -97,15 +97,16 @@ build_kwok() {  # no replaces upstream: go install works as it is
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
-build_multus() {  # the thin plugin (cmd/multus) and the thick flavor's cmd/multus-daemon + cmd/multus-shim;
-  # version vars as upstream's hack/build-go.sh sets them.
+build_multus() {  # the thin plugin (cmd/multus) and its DaemonSet's cmd/thin_entrypoint, the thick flavor's
+  # cmd/multus-daemon + cmd/multus-shim; version vars as upstream's hack/build-go.sh sets them.
   # `go install mod@v` asks the proxy for the module's version list, which it refuses: use a wrapper.
   local m=gopkg.in/k8snetworkplumbingwg/multus-cni.v4
   wrapper multus
-  go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/multus-daemon@$MULTUS_VERSION" "$m/cmd/multus-shim@$MULTUS_VERSION"
+  go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/thin_entrypoint@$MULTUS_VERSION" \
+    "$m/cmd/multus-daemon@$MULTUS_VERSION" "$m/cmd/multus-shim@$MULTUS_VERSION"
   go build -trimpath \
     -ldflags "-s -w -X $m/pkg/multus.version=$MULTUS_VERSION -X $m/pkg/multus.releaseStatus=released" \
-    -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
+    -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/thin_entrypoint" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
 }
 
 build_whereabouts() {  # the IPAM plugin (package main in cmd/), with the version vars upstream's

@@ -18,7 +18,7 @@ parts_of() {
     kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl ;;
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
-    multus) echo bin/multus bin/multus-daemon bin/multus-shim ;;
+    multus) echo bin/multus bin/thin_entrypoint bin/multus-daemon bin/multus-shim ;;
     whereabouts) echo bin/whereabouts ;;
     yaml_host) echo bin/pulumi-language-yaml ;;
     nodejs_host) echo bin/pulumi-language-nodejs bin/pulumi-nodejs-codegen lib/nodejs_host.py lib/langhost.py ;;

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from ..images import is_moving_tag
 from ..core.errors import fail
 from ..core.model import DnsLabel, Model
+from .multus_health import MultusResources, NodePath, refresh_problem, thin_flags
 
 # Upstream release we install by default: multus-cni v4.3.0 (2026-05-29), images pushed by
 # .github/workflows/image-push-release.yml as :<tag> (thin) and :<tag>-thick.
@@ -71,7 +72,8 @@ class DaemonSetConfig(Model):
     """The thin DaemonSet's container arguments (the Tanzu values file's daemonset.args)."""
 
     args: Optional[tuple[str, ...]] = None
-    """The thin plugin's arguments; unset: upstream's."""
+    """The thin plugin's arguments; unset: upstream's plus `--cleanup-config-on-exit=true`, so the node's
+    kubeconfig follows the rotated ServiceAccount token."""
 
     @field_validator("args")
     @classmethod
@@ -119,6 +121,11 @@ class MultusConfig(Model):
     """`thin`: the multus binary on each node; `thick`: the multus-daemon per node and the multus-shim."""
     package: PackageConfig = PackageConfig()
     """The Tanzu package to install in `tanzu-package` mode."""
+    resources: MultusResources = MultusResources()
+    """CPU and memory of the DaemonSet's `daemon` and `init` containers; the defaults give Guaranteed QoS."""
+    readinessIndicatorFile: Optional[NodePath] = None
+    """A file on the node whose existence says the primary CNI is ready; Multus waits for it before
+    attaching a pod. Off by default: the path depends on the primary CNI (docs/operations.md)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "MultusConfig":
@@ -135,7 +142,32 @@ class MultusConfig(Model):
                 "daemonset.args is for the thin plugin; the thick daemon takes no arguments and "
                 "reads its settings from daemon-config.json"
             )
+        fail(self._health_problems())
         return self
+
+    def _health_problems(self) -> list[tuple[tuple, str]]:
+        """resources and readinessIndicatorFile reach only the DaemonSets this project renders, and the
+        indicator only a config thin_entrypoint generates."""
+        found: list[tuple[tuple, str]] = []
+        set_here = [k for k in ("resources", "readinessIndicatorFile") if k in self.model_fields_set]
+        if self.mode == "tanzu-package":
+            found += [((key,), "is not used in tanzu-package mode: the package's bundle renders the DaemonSet; "
+                               "use mode 'manifest'") for key in set_here]
+            return found
+        if self.readinessIndicatorFile is not None and self.is_legacy_image:
+            found.append((("readinessIndicatorFile",), (
+                f"needs a Multus v4 image (thin_entrypoint's --readiness-indicator-file or the thick daemon's "
+                f"readinessindicatorfile); {self.image_ref!r} is a v3 image")))
+        elif self.readinessIndicatorFile is not None and self.layout == "thin" and self.daemonset.args is not None:
+            flags = thin_flags(self.daemonset.args)
+            if "readiness-indicator-file" in flags:
+                found.append((("readinessIndicatorFile",), (
+                    "daemonset.args already sets --readiness-indicator-file; set the file in one place")))
+            elif flags.get("multus-conf-file", "auto") != "auto":
+                found.append((("readinessIndicatorFile",), (
+                    f"thin_entrypoint uses --readiness-indicator-file only with --multus-conf-file=auto, and daemonset.args "
+                    f"sets '--multus-conf-file={flags['multus-conf-file']}'; put readinessindicatorfile in that file instead")))
+        return found
 
     def _flavor_mismatch(self) -> str:
         tag = self.image.tag
@@ -198,6 +230,21 @@ class MultusConfig(Model):
                 return arg
         return None
 
+    def _health_warnings(self) -> list[tuple[tuple, str]]:
+        if self.mode != "manifest":
+            return []
+        found = []
+        if self.layout == "thin" and self.daemonset.args is not None:
+            problem = refresh_problem(self.daemonset.args)
+            if problem:
+                found.append((("daemonset", "args"), problem))
+        for key, container in (("daemon", self.resources.daemon), ("init", self.resources.init)):
+            if container is not None and not container.guaranteed:
+                found.append((("resources", key), (
+                    "is not requests == limits for both cpu and memory, so the Multus pod is not Guaranteed QoS: under "
+                    "node pressure it is killed or evicted before the workloads whose networks it sets up (multus-cni#1160)")))
+        return found
+
     def _package_warnings(self) -> list[tuple[tuple, str]]:
         found = []
         if self.namespace != "kube-system":
@@ -240,6 +287,7 @@ class MultusConfig(Model):
                 "the primary CNI's config has another cniVersion (multus-cni#1060); drop it so Multus "
                 "inherits the primary CNI's version"
             )))
+        found += self._health_warnings()
         if self.mode == "tanzu-package":
             found += self._package_warnings()
         elif self.runs != self.flavor:

@@ -4,8 +4,10 @@ Source: k8snetworkplumbingwg/multus-cni at tag v4.3.0, `deployments/multus-daemo
 (thin) and `deployments/multus-daemonset-thick.yml` (thick); the v3 layout follows
 `images/multus-daemonset.yml` at v3.7.1/v3.8 (`/entrypoint.sh`), and for v3.9.x tags
 `deployments/multus-daemonset.yml` at v3.9.3 (a NoExecute toleration, an init container that
-copies the binary). Only the image, the
-namespace and the thin arguments come from config; everything else is upstream's.
+copies the binary). The image, the namespace, the thin arguments, the containers' resources and
+the readiness indicator come from config; everything else is upstream's, except three defaults that
+keep an install working long after day 1 (docs/operations.md "Keeping Multus healthy"): thin args
+that refresh the node's credentials, Guaranteed QoS, and the thick daemon's memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from .. import kube
 from ..annotations import NAD_API_VERSION, NAD_CRD_NAME, NAD_GROUP, NAD_KIND
 from ..config import MultusConfig
+from ..config.multus_health import REFRESH_FLAG
 
 NAME = "multus"  # ServiceAccount, ClusterRole and ClusterRoleBinding
 DAEMONSET = "kube-multus-ds"
@@ -23,9 +26,15 @@ LABELS = {"tier": "node", "app": "multus", "name": "multus"}
 CONFIGMAP_LABELS = {"tier": "node", "app": "multus"}
 DAEMONSET_SELECTOR = {"name": LABELS["name"]}  # upstream's selector, every layout
 
-# Thin defaults: upstream's args (thin_entrypoint reads the primary CNI conf and writes
-# 00-multus.conf there). No --cni-version: v4 inherits the primary CNI's (multus-cni#1060).
-THIN_ARGS = ("--multus-conf-file=auto", "--multus-autoconfig-dir=/host/etc/cni/net.d", "--cni-conf-dir=/host/etc/cni/net.d")
+# Upstream's thin args (thin_entrypoint reads the primary CNI conf and writes 00-multus.conf there).
+# No --cni-version: v4 inherits the primary CNI's (multus-cni#1060).
+UPSTREAM_THIN_ARGS = ("--multus-conf-file=auto", "--multus-autoconfig-dir=/host/etc/cni/net.d", "--cni-conf-dir=/host/etc/cni/net.d")
+# Ours add the refresh flag: Multus v4.3.0 cmd/thin_entrypoint/main.go rewrites the node kubeconfig from
+# the rotated token only in its watch loop (`watchChanges := opt.CleanupConfigOnExit && opt.MultusConfFile
+# == "auto" && !opt.SkipMultusConfWatch`). It also deletes 00-multus.conf(list) when the container stops.
+THIN_ARGS = (*UPSTREAM_THIN_ARGS, REFRESH_FLAG)
+# The thick daemon sees the node's / at /hostroot (the `hostroot` volume).
+HOSTROOT = "/hostroot"
 # v3 /entrypoint.sh defaults as upstream v3.7.1 shipped them.
 V3_ARGS = ("--multus-conf-file=auto", "--cni-version=0.3.1")
 
@@ -140,9 +149,27 @@ def service_account(cfg: MultusConfig) -> dict:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": NAME, "namespace": cfg.namespace}}
 
 
+def daemon_config(cfg: MultusConfig) -> dict:
+    """The thick daemon's settings: upstream's, plus the readiness indicator as the daemon's container
+    sees the node's file (the daemon itself waits for it, pkg/server/config/manager.go)."""
+    config = dict(_DAEMON_CONFIG)
+    if cfg.readinessIndicatorFile:
+        config["readinessindicatorfile"] = HOSTROOT + cfg.readinessIndicatorFile
+    return config
+
+
+def thin_args(cfg: MultusConfig) -> list[str]:
+    """The thin container's args: the user's or ours, plus the readiness indicator (a node path:
+    thin_entrypoint copies it into 00-multus.conf, which the multus binary reads on the node)."""
+    args = list(cfg.daemonset.args if cfg.daemonset.args is not None else THIN_ARGS)
+    if cfg.readinessIndicatorFile:
+        args.append(f"--readiness-indicator-file={cfg.readinessIndicatorFile}")
+    return args
+
+
 def config_map(cfg: MultusConfig) -> dict:
     if cfg.layout == "thick":
-        name, data = "multus-daemon-config", {"daemon-config.json": _pretty(_DAEMON_CONFIG)}
+        name, data = "multus-daemon-config", {"daemon-config.json": _pretty(daemon_config(cfg))}
     else:
         name, data = "multus-cni-config", {"cni-conf.json": _pretty(_SAMPLE_CNI_CONF)}
     return {
@@ -170,9 +197,12 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
     }
 
 
-def _resources(cpu: str, memory: str, limits: bool = True) -> dict:
-    amounts = {"cpu": cpu, "memory": memory}
-    return {"requests": amounts, "limits": dict(amounts)} if limits else {"requests": amounts}
+def _daemon_resources(cfg: MultusConfig) -> dict:
+    return cfg.resources.daemon_for(cfg.runs).as_manifest()
+
+
+def _init_resources(cfg: MultusConfig) -> dict:
+    return cfg.resources.init_for(cfg.runs).as_manifest()
 
 
 def _host_path(name: str, path: str) -> dict:
@@ -205,7 +235,7 @@ def _install_binary(cfg: MultusConfig, command: list[str], args: list[str] | Non
         "name": "install-multus-binary",
         "image": cfg.image_ref,
         "command": command,
-        "resources": _resources("10m", "15Mi", limits=False),
+        "resources": _init_resources(cfg),
         "securityContext": dict(_PRIVILEGED),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [_mount("cnibin", "/host/opt/cni/bin", mountPropagation="Bidirectional")],
@@ -224,8 +254,8 @@ def _thin_pod(cfg: MultusConfig) -> dict:
             "name": "kube-multus",
             "image": cfg.image_ref,
             "command": ["/thin_entrypoint"],
-            "args": list(cfg.daemonset.args if cfg.daemonset.args is not None else THIN_ARGS),
-            "resources": _resources("100m", "50Mi"),
+            "args": thin_args(cfg),
+            "resources": _daemon_resources(cfg),
             "securityContext": dict(_PRIVILEGED),
             "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": _thin_mounts(),
@@ -265,7 +295,7 @@ def _thick_pod(cfg: MultusConfig) -> dict:
             "name": "kube-multus",
             "image": cfg.image_ref,
             "command": ["/usr/src/multus-cni/bin/multus-daemon"],
-            "resources": _resources("100m", "50Mi"),
+            "resources": _daemon_resources(cfg),
             "securityContext": dict(_PRIVILEGED),
             "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": mounts,
@@ -290,7 +320,7 @@ def _v3_pod(cfg: MultusConfig) -> dict:
             "image": cfg.image_ref,
             "command": ["/entrypoint.sh"],
             "args": list(cfg.daemonset.args if cfg.daemonset.args is not None else V3_ARGS),
-            "resources": _resources("100m", "50Mi"),
+            "resources": _daemon_resources(cfg),
             "securityContext": dict(_PRIVILEGED),
             "volumeMounts": _thin_mounts(),
         }],
@@ -302,7 +332,7 @@ def _v3_pod(cfg: MultusConfig) -> dict:
             "name": "install-multus-binary",
             "image": cfg.image_ref,
             "command": ["cp", "/usr/src/multus-cni/bin/multus", "/host/opt/cni/bin/multus"],
-            "resources": _resources("10m", "15Mi", limits=False),
+            "resources": _init_resources(cfg),
             "securityContext": dict(_PRIVILEGED),
             "volumeMounts": [_mount("cnibin", "/host/opt/cni/bin", mountPropagation="Bidirectional")],
         }]

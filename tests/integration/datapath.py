@@ -28,6 +28,16 @@ bind-mounted over /var in its private mount namespace) and KUBERNETES_SERVICE_HO
 `00-multus.conflist` (type `multus-shim`) itself; the harness runs the real `multus-shim` with that
 config, and the shim hands the request to the daemon over its unix socket.
 
+The thin DaemonSet's own entrypoint (`entrypoint_args=ARGS`, thin only): per node, the real
+`thin_entrypoint` runs as a local process in the node namespace with ARGS (the DaemonSet's, read
+back from the cluster, or any others) and the pod's credentials as for thick. The node's file system
+is a temp dir that the container would see at /host: path flags are appended with their values moved
+there (pflag keeps the last), so `thin_entrypoint` copies the multus binary, writes the kubeconfig
+from the token file and generates `00-multus.conflist` from the node's primary conf itself; every ADD
+then runs the multus binary it copied, with the config it wrote. `bound_tokens=True` gives each node
+a TokenRequest token bound to the Multus DaemonSet's pod object on that node, as the kubelet's
+projected token is; `rotate_token` writes a new one as the kubelet does on rotation.
+
 whereabouts (`whereabouts=NAMESPACE`): the toolchain's real whereabouts binary is the IPAM plugin of
 networks that name it, configured as its DaemonSet configures a node (`_install_whereabouts`), so it
 allocates from IPPool objects in the API server as the whereabouts ServiceAccount the stack installed.
@@ -51,10 +61,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import urlparse
 
 import yaml
+
+from components.config.multus_health import thin_flags
 
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` puts them (/var/run links here)
 PREFIX = "multus-dp-"
@@ -63,6 +75,12 @@ TIMEOUT = 90
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
 WHEREABOUTS_D = Path("/etc/cni/net.d/whereabouts.d")  # where whereabouts' install-cni.sh writes on a node
 CLONE_NEWNET = 0x40000000
+SERVICE_ACCOUNT = Path("var/run/secrets/kubernetes.io/serviceaccount")  # below the pod's root
+# thin_entrypoint's path flags and their defaults (Multus v4.3.0 cmd/thin_entrypoint/main.go addFlags):
+# paths in the container, where the node's / is /host, and paths on the node itself.
+_CONTAINER_PATHS = {"cni-bin-dir": "/host/opt/cni/bin", "cni-conf-dir": "/host/etc/cni/net.d",
+                    "multus-autoconfig-dir": "/host/etc/cni/net.d", "multus-cni-conf-dir": "/host/etc/cni/multus/net.d"}
+_NODE_PATHS = {"multus-kubeconfig-file-host": "/etc/cni/net.d/multus.d/multus.kubeconfig", "readiness-indicator-file": ""}
 _serial = itertools.count(1)
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -172,8 +190,13 @@ class FakeNode:
     conflist: Path  # the 00-multus.conflist thin_entrypoint would write
     subnet: str  # the primary network's (ptp + host-local) pool on this node
     links: tuple[str, ...]  # what the harness created in the namespace
-    daemon: Optional[subprocess.Popen] = None  # thick: the node's multus-daemon
+    daemon: Optional[subprocess.Popen] = None  # thick: the node's multus-daemon; thin_entrypoint's
     daemon_log: Optional[Path] = None
+    argv: tuple[str, ...] = ()  # how the daemon is started (restart: the same again)
+    env: Optional[dict] = None
+    account: Optional[Path] = None  # the pod's ServiceAccount files: token, ca.crt, namespace
+    root: Optional[Path] = None  # with thin_entrypoint: the node's / (the container's /host)
+    multus: Optional[str] = None  # with thin_entrypoint: the multus binary it copied into the CNI bin dir
 
 
 @dataclass
@@ -207,20 +230,28 @@ class DataPath:
 
     def __init__(self, cluster, multus_namespace: str = "kube-system",
                  host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin",
-                 whereabouts: Optional[str] = None):
+                 whereabouts: Optional[str] = None, entrypoint_args: Optional[Sequence[str]] = None,
+                 bound_tokens: bool = False, daemon_prefix: Sequence[str] = ()):
         """`whereabouts`: the namespace of the whereabouts ServiceAccount the stack installed; the plugin
-        (the toolchain's build) then allocates with that account's token, as on a node."""
+        (the toolchain's build) then allocates with that account's token, as on a node. `entrypoint_args`,
+        `bound_tokens`: see the module docstring. `daemon_prefix`: a command the node daemons run under
+        (bench/multus_memory_bench.py starts them inside a memory cgroup)."""
         self.cluster = cluster
         # Right under the system temp dir, not pytest's deep tmp_path: the thick daemon's socket path
         # must fit a unix socket's 108-byte sun_path (a test worker's tmp_path already nearly fills it).
         self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.host_devices = tuple(host_devices)
         self.flavor, self.multus_namespace = flavor, multus_namespace
+        if entrypoint_args is not None and flavor != "thin":
+            raise HarnessError("entrypoint_args are thin_entrypoint's: thin flavor only")
         wanted = ("multus",) if flavor == "thin" else ("multus-daemon", "multus-shim")
+        wanted += ("thin_entrypoint",) if entrypoint_args is not None else ()
         found = {name: shutil.which(name, path=cluster.env.get("PATH")) for name in wanted}
         if not all(found.values()):
             raise HarnessError(f"the toolchain has no {', '.join(n for n, p in found.items() if not p)}: run `make toolchain`")
-        self.multus = found.get("multus")
+        self.multus, self.entrypoint = found.get("multus"), found.get("thin_entrypoint")
+        self.entrypoint_args = None if entrypoint_args is None else tuple(entrypoint_args)
+        self.bound_tokens, self.daemon_prefix = bound_tokens, tuple(daemon_prefix)
         self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
         self.nodes: dict[str, FakeNode] = {}
         self.relays: list[Relay] = []
@@ -242,6 +273,38 @@ class DataPath:
         """A ServiceAccount's identity from the TokenRequest API (what the token mount gives a DaemonSet's
         pod, which thin_entrypoint and whereabouts' install-cni.sh write into their kubeconfigs)."""
         return self.cluster.kubectl("create", "token", account, "-n", namespace, "--duration", "1h").stdout.strip()
+
+    def multus_pod(self, node: str) -> dict:
+        """The Multus DaemonSet's pod on a node (kwok runs it: it exists, nothing runs in it)."""
+        pods = self.cluster.get("pods", "-n", self.multus_namespace, "-l", "name=multus",
+                                "--field-selector", f"spec.nodeName={node}")["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        if len(live) != 1:
+            raise HarnessError(f"expected one Multus pod on {node}, found {[p['metadata']['name'] for p in live]}")
+        return live[0]
+
+    def bound_token(self, pod: Mapping[str, Any]) -> str:
+        """A TokenRequest token bound to a pod object, as the kubelet's projected token is: it is invalid
+        as soon as that pod object is gone."""
+        meta = pod["metadata"]
+        return self.cluster.kubectl(
+            "create", "token", pod["spec"]["serviceAccountName"], "-n", meta["namespace"], "--duration", "1h",
+            "--bound-object-kind", "Pod", "--bound-object-name", meta["name"], "--bound-object-uid", meta["uid"]).stdout.strip()
+
+    def _service_account(self, state: Path, token: str) -> Path:
+        """The files a pod's ServiceAccount volume holds, below `state`/var (mounted over /var for the daemon)."""
+        account = state / SERVICE_ACCOUNT
+        account.mkdir(parents=True)
+        (account / "token").write_text(token)
+        (account / "namespace").write_text(self.multus_namespace)
+        shutil.copy2(self.ca, account / "ca.crt")
+        return account
+
+    def rotate_token(self, node: FakeNode, token: str) -> None:
+        """What the kubelet does when it refreshes a projected token: the file's content replaced at once."""
+        new = node.account / ".token.new"
+        new.write_text(token)
+        os.replace(new, node.account / "token")
 
     def _kubeconfig(self, path: Path, user: str, token: str, namespace: Optional[str] = None) -> Path:
         context: dict[str, str] = {"cluster": "local", "user": user}
@@ -305,8 +368,11 @@ class DataPath:
         primary = {"cniVersion": "1.0.0", "name": "kwok-pod-network", "plugins": [
             {"type": "ptp", "ipMasq": False, "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                                                       "routes": [{"dst": "0.0.0.0/0"}]}}]}
+        token = self.bound_token(self.multus_pod(name)) if self.bound_tokens else self.token
         if self.flavor == "thick":
-            made = self._thick_node(name, netns, state, subnet, tuple(links), primary)
+            made = self._thick_node(name, netns, state, subnet, tuple(links), primary, token)
+        elif self.entrypoint_args is not None:
+            made = self._entrypoint_node(name, netns, state, subnet, tuple(links), primary, token)
         else:
             # thin_entrypoint's multusConflistTemplate (cniVersion >= 1.0.0), logLevel set.
             conflist = {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [
@@ -317,13 +383,71 @@ class DataPath:
         self.nodes[name] = made
         return made
 
-    def _thick_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict) -> FakeNode:
+    def _pod_env(self, node: str) -> dict:
+        """What a pod of the DaemonSet gets in its environment (in-cluster config, the node name)."""
+        return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                "KUBERNETES_SERVICE_PORT": str(self.port), "MULTUS_NODE_NAME": node}
+
+    def _in_pod(self, netns: str, state: Path, *command: str) -> tuple[str, ...]:
+        """argv running `command` in the node's namespace with `state`/var over /var (the token mount)."""
+        # slave: pod namespaces created later (nsfs mounts under /run/netns) still appear to it
+        return ("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "slave", "sh", "-c",
+                'mount --bind "$1" /var && shift && exec "$@"', "sh", str(state / "var"), *command)
+
+    def start(self, node: FakeNode) -> None:
+        """Start (or restart, as a new pod of the DaemonSet would) the node's daemon."""
+        with open(node.daemon_log, "ab") as out:
+            node.daemon = subprocess.Popen((*self.daemon_prefix, *node.argv), env=node.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def _entrypoint_args(self, root: Path) -> list[str]:
+        """The given args, then every path flag again with its value on the node's temp root."""
+        flags = thin_flags(self.entrypoint_args)
+        moved = []
+        for flag, default in _CONTAINER_PATHS.items():
+            value = flags.get(flag, default)
+            if value != "/host" and not value.startswith("/host/"):
+                raise HarnessError(f"--{flag}={value} is not below the container's /host: nothing to map it to")
+            moved.append(f"--{flag}={root}{value[len('/host'):]}")
+        for flag, default in _NODE_PATHS.items():
+            value = flags.get(flag, default)
+            if value:
+                moved.append(f"--{flag}={root}{value}")
+        return [*self.entrypoint_args, *moved, f"--multus-bin-file={self.multus}"]
+
+    def _entrypoint_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict,
+                         token: str) -> FakeNode:
+        """Start thin_entrypoint for the node; it writes the kubeconfig and 00-multus.conflist."""
+        root = state / "root"
+        for path in ("etc/cni/net.d", "opt/cni/bin", "etc/cni/multus/net.d", "var/lib"):
+            (root / path).mkdir(parents=True)
+        confdir = root / "etc" / "cni" / "net.d"
+        (confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(primary))
+        argv = self._in_pod(netns, state, self.entrypoint, *self._entrypoint_args(root))
+        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon_log=state / "thin_entrypoint.log",
+                        argv=argv, env=self._pod_env(name), account=self._service_account(state, token), root=root,
+                        multus=str(root / "opt" / "cni" / "bin" / "multus"))
+        self.start(made)
+        self._wait_for_config(made, lambda: (confdir / "multus.d" / "multus.kubeconfig").exists())
+        return made
+
+    def _wait_for_config(self, node: FakeNode, ready=lambda: True) -> None:
+        """Until the daemon has written 00-multus.conf(list) (and `ready()`); its log if it exits first."""
+        deadline = time.monotonic() + 60
+        # cniVersion 1.0.0 and up gives a .conflist, below a .conf (thin_entrypoint and the thick daemon alike).
+        other = node.conflist.with_name("00-multus.conf")
+        while not ((node.conflist.exists() or other.exists()) and ready()):
+            if node.daemon.poll() is not None or time.monotonic() > deadline:
+                self._stop(node)
+                raise HarnessError(f"the Multus daemon for {node.name} did not come up (exit {node.daemon.returncode}):\n"
+                                   f"{node.daemon_log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        if not node.conflist.exists():
+            node.conflist = other
+
+    def _thick_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict,
+                    token: str) -> FakeNode:
         """Start the node's multus-daemon; it generates 00-multus.conflist from the primary conf."""
-        account = state / "var" / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
-        account.mkdir(parents=True)
-        (account / "token").write_text(self.token)
-        (account / "namespace").write_text(self.multus_namespace)
-        shutil.copy2(self.ca, account / "ca.crt")
+        account = self._service_account(state, token)
         (state / "var" / "lib" / "cni").mkdir(parents=True)
         confdir, socketdir = state / "net.d", state / "run"
         confdir.mkdir()
@@ -336,28 +460,17 @@ class DataPath:
                       binDir=CNI_PATH, logLevel="debug")
         path = state / "daemon-config.json"
         path.write_text(json.dumps(config, indent=2))
-        log = state / "multus-daemon.log"
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-               "KUBERNETES_SERVICE_PORT": str(self.port), "MULTUS_NODE_NAME": name}
-        with open(log, "wb") as out:
-            daemon = subprocess.Popen(
-                # slave: pod namespaces created later (nsfs mounts under /run/netns) still appear to it
-                ["ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "slave", "sh", "-c",
-                 'mount --bind "$1" /var && shift && exec "$@"', "sh", str(state / "var"),
-                 self.daemon_binary, "-config", str(path)],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon, log)
-        deadline = time.monotonic() + 60
+        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon_log=state / "multus-daemon.log",
+                        argv=self._in_pod(netns, state, self.daemon_binary, "-config", str(path)), env=self._pod_env(name),
+                        account=account)
+        self.start(made)
         # The daemon's cniVersion (the ConfigMap's 0.3.1) picks 00-multus.conf, 1.0.0 and up a .conflist.
-        while not ((socketdir / "multus.sock").exists() and any(p.exists() for p in (made.conflist, confdir / "00-multus.conf"))):
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                self._stop(made)
-                raise HarnessError(f"multus-daemon for {name} did not come up (exit {daemon.returncode}):\n"
-                                   f"{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        if not made.conflist.exists():
-            made.conflist = confdir / "00-multus.conf"
+        self._wait_for_config(made, lambda: (socketdir / "multus.sock").exists())
         return made
+
+    def stop(self, node: FakeNode) -> None:
+        """Stop the node's daemon as the kubelet stops a container (SIGTERM, then SIGKILL after 15 s)."""
+        self._stop(node)
 
     @staticmethod
     def _stop(node: FakeNode) -> None:
@@ -391,7 +504,7 @@ class DataPath:
             overlay = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/upper,workdir=$2/work" /etc'
             argv = ["ip", "netns", "exec", att.node.netns, "unshare", "--mount", "--propagation", "private",
                     "sh", "-c", f'{{ [ -z "$2" ] || {overlay}; }} && mount --bind "$1" /var/lib && shift 2 && exec "$@"',
-                    "sh", str(att.node.state), str(self.etc or ""), self.multus]
+                    "sh", str(att.node.state), str(self.etc or ""), att.node.multus or self.multus]
         done = subprocess.run(argv, input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
         if done.returncode:
             daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
