@@ -10,6 +10,7 @@ project = pulumi.get_project()
 stack = load_from_pulumi(project)
 warn_all(None, config_path(project), stack.warnings())
 
+# Never deleted (multus-cni#461): the class protects itself anyway; said here where a reader looks.
 multus = Multus(
     "multus", stack.multus,
     opts=pulumi.ResourceOptions(protect=True),

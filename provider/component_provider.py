@@ -23,7 +23,7 @@ from components.core.errors import join_path
 from components.multus import Multus
 from components.network_attachment import NetworkAttachment
 from components.sample_workload import SampleWorkload
-from .schema import PACKAGE, component_of, output_attributes, package_schema, token
+from .schema import PACKAGE, Component, component_of, output_attributes, package_schema, token
 
 
 def whole_numbers(value: Any) -> Any:
@@ -64,7 +64,8 @@ def _register() -> None:
 
 
 class MultusCniProvider(Provider):
-    """Serves Multus, NetworkAttachment and SampleWorkload to any Pulumi language."""
+    """Serves the five components (Multus, NetworkAttachment, SampleWorkload, CniPlugins,
+    Whereabouts) to any Pulumi language."""
 
     def __init__(self, version: str) -> None:
         super().__init__(version, json.dumps(package_schema(version), sort_keys=True, separators=(",", ":")))
@@ -101,16 +102,24 @@ class MultusCniProvider(Provider):
             if unknown:
                 raise ConfigError(unknown)
             return SampleWorkload(name, self._args(inputs, label), networks=attachments, opts=options)
-        raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package", [])
+        component = component_of(resource_type)
+        if component is None:
+            raise InputPropertiesError(f"{resource_type}: not a component of the {PACKAGE} package", [])
+        # The rest take their model's arguments and nothing else (CniPlugins, Whereabouts).
+        return component.cls(name, self._args(inputs, f"{component.cls.__name__} {name}", component), opts=options)
 
     @staticmethod
-    def _args(inputs: dict, label: str) -> dict:
+    def _args(inputs: dict, label: str, component: Optional[Component] = None) -> dict:
         """The plain arguments the model validates; a value known only after deployment (an
-        output of another resource) cannot be checked before it, so it is refused by path."""
-        late = [Problem(join_path(label, loc), "must be a value known before deployment, not another resource's output")
-                for loc in _late(inputs)]
-        if late:
-            raise ConfigError(late)
+        output of another resource) cannot be checked before it, so it is refused by path, and so
+        is a stack-only field (`enabled: false` would still install the part)."""
+        stack_only = sorted(component.stack_only & inputs.keys()) if component else []
+        problems = [Problem(join_path(label, (key,)), "is stack config only: creating the component is what enables it")
+                    for key in stack_only]
+        problems += [Problem(join_path(label, loc), "must be a value known before deployment, not another resource's output")
+                     for loc in _late(inputs)]
+        if problems:
+            raise ConfigError(problems)
         return whole_numbers({k: v for k, v in inputs.items() if v is not None})
 
 

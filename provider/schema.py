@@ -19,10 +19,13 @@ import pulumi
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from components.cni_plugins import CniPlugins
 from components.multus import Multus
 from components.network_attachment import NetworkAttachment
 from components.sample_workload import SampleWorkload
+from components.whereabouts import Whereabouts
 from components.config import MultusConfig, NetworkConfig, WorkloadConfig
+from components.config.addons import CniPluginsConfig, WhereaboutsConfig
 
 PACKAGE = "multus-cni"
 ANY = {"$ref": "pulumi.json#/Any"}
@@ -31,12 +34,14 @@ _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 class Component(typing.NamedTuple):
     """One component as the package serves it: its class, the model of its arguments, the
-    resource references it takes besides them, and what its outputs mean."""
+    resource references it takes besides them, what its outputs mean, and the model fields that
+    mean something only in stack config (`enabled`: a package user switches a part on by creating it)."""
 
     cls: type[pulumi.ComponentResource]
     model: type[BaseModel]
     references: dict[str, tuple[str, bool, str]]  # input -> (component type token, is a list, description)
     outputs: dict[str, str]  # output (schema name) -> description
+    stack_only: frozenset[str] = frozenset()
 
 
 COMPONENTS = (
@@ -60,6 +65,15 @@ COMPONENTS = (
         "networkStatus": "The pod's parsed k8s.v1.cni.cncf.io/network-status annotation; null until Multus has "
                          "written it, and for a Deployment (read its pods with `verify`).",
     }),
+    Component(CniPlugins, CniPluginsConfig, {}, {
+        "namespace": "The namespace the CNI plugins' DaemonSet runs in.",
+        "daemonsetName": "The name of the DaemonSet that copies the plugins onto every node.",
+    }, frozenset({"enabled"})),
+    Component(Whereabouts, WhereaboutsConfig, {}, {
+        "namespace": "The namespace whereabouts' DaemonSet runs in.",
+        "daemonsetName": "The name of whereabouts' DaemonSet (the plugin installer and ip-reconciler).",
+        "serviceAccountName": "The ServiceAccount whereabouts runs as.",
+    }, frozenset({"enabled"})),
 )
 
 
@@ -108,10 +122,12 @@ class _Builder:
                                **({"description": own_doc(model)} if own_doc(model) else {})}
         return {"$ref": f"#/types/{ref}"}
 
-    def properties(self, model: type[BaseModel]) -> tuple[dict[str, dict], list[str]]:
+    def properties(self, model: type[BaseModel], omit: frozenset[str] = frozenset()) -> tuple[dict[str, dict], list[str]]:
         properties, required = {}, []
         for name, field in model.model_fields.items():
             key = field.alias or name
+            if key in omit:
+                continue
             spec = self.annotation(field.annotation, type_name(model), key)
             description = describe_field(field)
             if description:
@@ -179,7 +195,7 @@ def package_schema(version: str) -> dict:
     builder = _Builder()
     resources = {}
     for component in COMPONENTS:
-        inputs, required = builder.properties(component.model)
+        inputs, required = builder.properties(component.model, component.stack_only)
         for key, (target, many, description) in component.references.items():
             ref = {"$ref": f"#/resources/{target}"}
             inputs[key] = {**({"type": "array", "items": ref} if many else ref), "description": description}
@@ -197,7 +213,7 @@ def package_schema(version: str) -> dict:
         "name": PACKAGE,
         "displayName": "Multus CNI",
         "version": version,
-        "description": "Multus CNI as Pulumi components: the install (protected), NetworkAttachmentDefinitions and sample workloads, validated by the same models as the Python program.",
+        "description": "Multus CNI as Pulumi components: the install (protected), NetworkAttachmentDefinitions, sample workloads, and the optional CNI plugins and whereabouts IPAM, validated by the same models as the Python program.",
         "keywords": ["kubernetes", "multus", "cni", "category/network", "kind/component"],
         "resources": resources,
         "types": builder.types,

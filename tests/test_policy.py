@@ -124,8 +124,11 @@ def test_the_dev_stack_passes_with_the_pack_config_the_workflows_use():
 # --- multus-protected ------------------------------------------------------------------------
 
 def test_every_object_of_an_unprotected_multus_is_a_violation(run_components):
+    from pulumi import ResourceOptions
+
     run_ = run_components(lambda: NetworkAttachment(
-        "net", {"name": "net-a", "config": HOST_LOCAL}, multus=Multus("multus", {"flavor": "thick"})))
+        "net", {"name": "net-a", "config": HOST_LOCAL},
+        multus=Multus("multus", {"flavor": "thick"}, opts=ResourceOptions(protect=False))))
     multus = next(r for r in run_.monitor.registrations if r.type == MULTUS)
     owned = {multus.name} | {r.name for r in run_.monitor.registrations if r.parent == multus.urn}
     found = violations(mp.multus_protected, run_)
@@ -134,11 +137,9 @@ def test_every_object_of_an_unprotected_multus_is_a_violation(run_components):
 
 
 def test_a_protected_multus_passes_and_other_resources_are_not_concerned(run_components):
-    from pulumi import ResourceOptions
-
     run_ = run_components(lambda: NetworkAttachment(
         "net", {"name": "net-a", "config": HOST_LOCAL},
-        multus=Multus("multus", {}, opts=ResourceOptions(protect=True))))
+        multus=Multus("multus", {})))  # protected by the class itself
     assert violations(mp.multus_protected, run_) == {}
     assert not next(r for r in run_.monitor.registrations if r.type == NAD).protect
 

@@ -1,6 +1,7 @@
 """The Multus install: once applied it must never be deleted (multus-cni#461).
 
-Create it with `protect=True`: the Python SDK copies protect to every child registered with
+It protects itself (`protect=True` unless a Python caller passes `protect=False`; the component
+package always protects it), and the Python SDK copies protect to every child registered with
 `parent=self`, so neither `pulumi up` nor `pulumi destroy` can delete any object it owns.
 """
 
@@ -33,7 +34,9 @@ class Multus(pulumi.ComponentResource):
     ):
         label = arguments.label("Multus", name, config_path)
         cfg = validate(MultusConfig, {} if args is None else args, label)
-        super().__init__(TYPE, name, {}, opts)
+        # Protected unless the caller says protect=False: a caller who forgets the option must not
+        # be one `pulumi destroy` away from the outage of multus-cni#461 (None means not given).
+        super().__init__(TYPE, name, {}, pulumi.ResourceOptions.merge(pulumi.ResourceOptions(protect=True), opts))
         warn_all(self, label, cfg.warnings())
         self.config = cfg
 

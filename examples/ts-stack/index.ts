@@ -26,6 +26,11 @@ const macvlan = new multusCni.NetworkAttachment("macvlan-conf", {
     },
 });
 
+// The optional parts: the plugins the network runs, copied onto every node, and whereabouts, the
+// cluster-wide IPAM.
+const plugins = new multusCni.CniPlugins("cni-plugins", { plugins: ["macvlan", "host-local"] });
+const whereabouts = new multusCni.Whereabouts("whereabouts");
+
 // The guide's sample-pod, selecting macvlan-conf. Its networkStatus output (the parsed network-status
 // annotation) is not exported: only a real Multus writes it, and kwok's simulated nodes run none.
 new multusCni.SampleWorkload("sample-pod", {
@@ -37,3 +42,5 @@ new multusCni.SampleWorkload("sample-pod", {
 export const multusNamespace = multus.namespace;
 export const multusDaemonSet = multus.daemonsetName;
 export const network = pulumi.interpolate`${macvlan.nadNamespace}/${macvlan.nadName}`;
+export const cniPluginsDaemonSet = plugins.daemonsetName;
+export const whereaboutsServiceAccount = whereabouts.serviceAccountName;

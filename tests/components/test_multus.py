@@ -157,10 +157,25 @@ def test_nads_wait_for_the_package_install(run_stack):
 
 
 @pytest.mark.parametrize("mode", ["manifest", "tanzu-package"])
+@pytest.mark.parametrize("opts, protected", [
+    (None, True),
+    (pulumi.ResourceOptions(ignore_changes=["spec"]), True),  # options given, protect not among them
+    (pulumi.ResourceOptions(protect=True), True),
+    (pulumi.ResourceOptions(protect=False), False),  # only an explicit False lifts it
+], ids=["no-options", "protect-not-given", "protect-true", "protect-false"])
+def test_multus_protects_itself_and_every_child_unless_told_false(run_components, mode, opts, protected):
+    run_ = run_components(lambda: Multus("multus", {"mode": mode}, opts=opts))
+    multus = only(run_, MULTUS)
+    children = children_of(run_, multus.urn)
+    assert children
+    assert [multus.protect, *(c.protect for c in children)] == [protected] * (1 + len(children))
+
+
+@pytest.mark.parametrize("mode", ["manifest", "tanzu-package"])
 def test_a_callers_provider_reaches_every_child(run_components, mode):
     def build():
         provider = k8s.Provider("cluster-k8s", kubeconfig="{}")
-        Multus("multus", {"mode": mode}, opts=pulumi.ResourceOptions(protect=True, providers=[provider]))
+        Multus("multus", {"mode": mode}, opts=pulumi.ResourceOptions(providers=[provider]))
 
     run_ = run_components(build)
     provider = only(run_, "pulumi:providers:kubernetes")

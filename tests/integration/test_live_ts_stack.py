@@ -1,7 +1,7 @@
 """examples/ts-stack, the guide in TypeScript through the component package, on the real engine with
 the toolchain's Node.js language host: `pulumi package add` generates the typed SDK, `pulumi up`
-deploys Multus, macvlan-conf and sample-pod to the session's cluster, a second preview has nothing
-to do, and `pulumi destroy` is refused by Multus's protection.
+deploys Multus, macvlan-conf, sample-pod, the CNI plugins and whereabouts to the session's cluster,
+a second preview has nothing to do, and `pulumi destroy` is refused by Multus's protection.
 
 One project copy and one stack for the module (the steps build on each other, in file order):
 npm installs take the longest part, so they are paid once.
@@ -78,7 +78,8 @@ def test_package_add_generates_a_typed_sdk_and_links_it(added, project, module_s
 def test_up_deploys_multus_the_guides_network_and_its_pod(stack, cluster):
     stack.up()
     assert stack.outputs() == {"multusNamespace": "kube-system", "multusDaemonSet": "kube-multus-ds",
-                               "network": "default/macvlan-conf"}
+                               "network": "default/macvlan-conf", "cniPluginsDaemonSet": "cni-plugins",
+                               "whereaboutsServiceAccount": "whereabouts"}
     daemonset = cluster.get("daemonset", "-n", "kube-system", "kube-multus-ds")
     assert daemonset["status"]["numberReady"] == daemonset["status"]["desiredNumberScheduled"] == 2
     nad = cluster.get("network-attachment-definitions.k8s.cni.cncf.io", "-n", "default", "macvlan-conf")
@@ -87,6 +88,18 @@ def test_up_deploys_multus_the_guides_network_and_its_pod(stack, cluster):
     pod = cluster.get("pod", "-n", "default", "sample-pod")
     assert "macvlan-conf" in pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]
     assert pod["status"]["phase"] == "Running"
+
+
+def test_up_installs_the_optional_parts(stack, cluster):
+    plugins = cluster.get("daemonset", "-n", "kube-system", "cni-plugins")["spec"]["template"]["spec"]
+    assert plugins["initContainers"][0]["command"][-2:] == ["macvlan", "host-local"]
+    binding = cluster.get("clusterrolebinding", "whereabouts")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "whereabouts", "namespace": "kube-system"}]
+    crds = {c["metadata"]["name"] for c in cluster.get("crd")["items"]}
+    assert {f"{p}.whereabouts.cni.cncf.io" for p in ("ippools", "overlappingrangeipreservations", "nodeslicepools")} <= crds
+    # Neither is protected (unlike Multus): the state says so, as the components do.
+    parts = [r for r in stack.state() if r["type"] in ("multus-cni:index:CniPlugins", "multus-cni:index:Whereabouts")]
+    assert len(parts) == 2 and not any(r.get("protect") for r in parts)
 
 
 def test_a_second_preview_has_nothing_to_do(stack):

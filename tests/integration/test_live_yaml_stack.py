@@ -1,5 +1,6 @@
 """The component package on the real engine, from Pulumi YAML: examples/yaml-stack deploys Multus,
-the guide's macvlan-conf and sample-pod through the Python plugin (provider/), a second preview
+the guide's macvlan-conf and sample-pod, the CNI plugins and whereabouts through the Python plugin
+(provider/), a second preview
 is empty, `pulumi destroy` is refused by the protection, and a bad network fails the preview
 with its path, not a traceback. One project copy and one deployed stack for the module."""
 
@@ -92,7 +93,18 @@ def test_the_yaml_example_deploys_what_the_python_program_deploys(example, proje
     containers = lambda d: [(c["name"], c["image"]) for c in d["spec"]["template"]["spec"]["containers"]]  # noqa: E731
     assert containers(daemonset) == containers(python["DaemonSet", "kube-multus-ds"])
     assert example.outputs() == {"multusNamespace": "kube-system", "multusDaemonSet": "kube-multus-ds",
-                                 "network": "default/macvlan-conf", "networkStatus": None}  # kwok runs no Multus
+                                 "network": "default/macvlan-conf", "networkStatus": None,  # kwok runs no Multus
+                                 "cniPluginsDaemonSet": "cni-plugins", "whereaboutsDaemonSet": "whereabouts"}
+
+
+def test_the_yaml_example_installs_the_optional_parts_with_its_properties(example, cluster):
+    copier = cluster.get("daemonset", "-n", "kube-system", "cni-plugins")["spec"]["template"]["spec"]["initContainers"][0]
+    assert copier["command"][-2:] == ["macvlan", "host-local"]  # the example's list, not the default one
+    assert cluster.get("configmap", "-n", "kube-system", "whereabouts-config")["data"] == {"cron-expression": "0 3 * * *"}
+    ippools = cluster.get("crd", "ippools.whereabouts.cni.cncf.io")
+    assert ippools["status"]["acceptedNames"]["kind"] == "IPPool"
+    ready = cluster.get("daemonset", "-n", "kube-system", "whereabouts")["status"]
+    assert ready["numberReady"] == ready["desiredNumberScheduled"] > 0
 
 
 def test_a_second_preview_shows_no_changes(example):

@@ -10,19 +10,23 @@ import typing
 import pytest
 from pulumi.errors import InputPropertiesError
 
+from components import cni_plugins, network_attachment, sample_workload, whereabouts
 from components import multus as multus_module
-from components import network_attachment, sample_workload
 from components.config import MultusConfig, NetworkConfig, WorkloadConfig
+from components.config.addons import CniPluginsConfig, WhereaboutsConfig
 from components.config.workload import NetworkSelection, PortMapping
 from provider import version
 from provider.component_provider import MultusCniProvider, whole_numbers
 from provider.schema import package_schema
-from conftest import MULTUS, NAD, POD, ROOT, children_of, only
+from conftest import DAEMONSET, MULTUS, NAD, POD, ROOT, children_of, only
 
 SCHEMA = package_schema("9.9.9")
 RESOURCES = SCHEMA["resources"]
 TYPES = SCHEMA["types"]
 MULTUS_T, NAD_T, WORKLOAD_T = "multus-cni:index:Multus", "multus-cni:index:NetworkAttachment", "multus-cni:index:SampleWorkload"
+PLUGINS_T, WHEREABOUTS_T = "multus-cni:index:CniPlugins", "multus-cni:index:Whereabouts"
+MODELS = {MULTUS_T: MultusConfig, NAD_T: NetworkConfig, WORKLOAD_T: WorkloadConfig,
+          PLUGINS_T: CniPluginsConfig, WHEREABOUTS_T: WhereaboutsConfig}
 
 
 def _ref(spec: dict) -> dict:
@@ -31,14 +35,16 @@ def _ref(spec: dict) -> dict:
 
 
 def test_the_resources_are_the_components_with_their_own_type_tokens():
-    assert sorted(RESOURCES) == sorted([multus_module.TYPE, network_attachment.TYPE, sample_workload.TYPE])
+    assert sorted(RESOURCES) == sorted([multus_module.TYPE, network_attachment.TYPE, sample_workload.TYPE,
+                                        cni_plugins.TYPE, whereabouts.TYPE])
     assert all(r["isComponent"] for r in RESOURCES.values())
     assert SCHEMA["name"] == "multus-cni" and SCHEMA["version"] == "9.9.9"
 
 
-@pytest.mark.parametrize("token, model", [(MULTUS_T, MultusConfig), (NAD_T, NetworkConfig), (WORKLOAD_T, WorkloadConfig)])
+@pytest.mark.parametrize("token, model", MODELS.items())
 def test_every_model_field_is_an_input_required_exactly_when_the_model_requires_it(token, model):
-    fields = {f.alias or name: f for name, f in model.model_fields.items()}
+    # `enabled` switches an optional part on in stack config; a package user creates the component.
+    fields = {f.alias or name: f for name, f in model.model_fields.items() if name != "enabled"}
     inputs = RESOURCES[token]["inputProperties"]
     assert set(fields) <= set(inputs)
     assert RESOURCES[token].get("requiredInputs", []) == sorted(k for k, f in fields.items() if f.is_required())
@@ -79,7 +85,7 @@ def test_references_to_other_components_are_resource_refs():
     (WORKLOAD_T, "kind", "multus-cni:index:WorkloadKind"),
 ])
 def test_literals_are_enums_with_the_models_values(token, field, enum):
-    model = {MULTUS_T: MultusConfig, WORKLOAD_T: WorkloadConfig}[token]
+    model = MODELS[token]
     assert RESOURCES[token]["inputProperties"][field]["$ref"] == f"#/types/{enum}"
     values = [v["value"] for v in TYPES[enum]["enum"]]
     assert values == list(typing.get_args(model.model_fields[field].annotation))
@@ -97,6 +103,9 @@ def test_outputs_are_documented_and_typed():
     outputs = {t: RESOURCES[t]["properties"] for t in RESOURCES}
     assert sorted(outputs[MULTUS_T]) == ["crdName", "daemonsetName", "namespace"]
     assert sorted(outputs[NAD_T]) == ["nadName", "nadNamespace"]
+    assert RESOURCES[PLUGINS_T]["required"] == sorted(outputs[PLUGINS_T]) == ["daemonsetName", "namespace"]
+    assert RESOURCES[WHEREABOUTS_T]["required"] == sorted(outputs[WHEREABOUTS_T]) == [
+        "daemonsetName", "namespace", "serviceAccountName"]
     assert outputs[WORKLOAD_T]["networkStatus"]["$ref"] == "pulumi.json#/Any"
     assert RESOURCES[MULTUS_T]["required"] == ["crdName", "daemonsetName", "namespace"]
     assert "required" not in RESOURCES[WORKLOAD_T]  # null until Multus writes it
@@ -194,8 +203,7 @@ def test_the_documented_yaml_examples_use_the_schema_and_pass_the_models(doc):
             properties = resource.get("properties", {})
             assert set(properties) <= set(spec["inputProperties"]), name
             assert set(spec.get("requiredInputs", [])) <= set(properties), name
-            model = {MULTUS_T: MultusConfig, NAD_T: NetworkConfig, WORKLOAD_T: WorkloadConfig}[token]
-            model.model_validate({k: v for k, v in properties.items() if k not in ("multus", "attachments")})
+            MODELS[token].model_validate({k: v for k, v in properties.items() if k not in ("multus", "attachments")})
 
 
 def test_a_value_known_only_after_deployment_is_refused_by_its_path(run_components):
@@ -214,3 +222,44 @@ def test_go_gets_the_container_types_a_list_of_components_needs():
                           if spec.get("items", {}).get("$ref", "").startswith("#/resources/")]
     assert lists_of_resources == ["attachments"]
     assert SCHEMA["language"]["go"]["generateResourceContainerTypes"] is True
+
+
+def test_the_optional_parts_need_no_input_and_have_no_enabled_switch():
+    for token in (PLUGINS_T, WHEREABOUTS_T):
+        assert "requiredInputs" not in RESOURCES[token]
+        assert "enabled" not in RESOURCES[token]["inputProperties"]
+    assert RESOURCES[PLUGINS_T]["inputProperties"]["plugins"]["items"] == {"type": "string"}
+    assert RESOURCES[WHEREABOUTS_T]["description"] == whereabouts.__doc__.strip()
+
+
+def test_construct_builds_the_optional_parts_the_program_builds(run_components):
+    provider = MultusCniProvider("1.0.0")
+
+    def program():
+        plugins = provider.construct("cni-plugins", PLUGINS_T, {"plugins": ["macvlan", "host-local"]})
+        ipam = provider.construct("whereabouts", WHEREABOUTS_T, {"namespace": "ipam"})
+        assert set(plugins.state) == {"namespace", "daemonsetName"}
+        assert set(ipam.state) == {"namespace", "daemonsetName", "serviceAccountName"}
+
+    run = run_components(program)
+    daemonsets = {d.name: d for d in run.monitor.by_type(DAEMONSET)}
+    assert set(daemonsets) == {"cni-plugins-daemonset", "whereabouts-daemonset"}
+    copier = daemonsets["cni-plugins-daemonset"].inputs["spec"]["template"]["spec"]["initContainers"][0]
+    assert copier["command"][-2:] == ["macvlan", "host-local"]  # the plugins given, not the defaults
+    assert daemonsets["whereabouts-daemonset"].inputs["metadata"]["namespace"] == "ipam"
+    component = only(run, WHEREABOUTS_T)
+    crds = [c for c in children_of(run, component.urn) if c.type.endswith("CustomResourceDefinition")]
+    assert len(crds) == 3 and all(c.request.retainOnDelete for c in crds)  # the IPPools outlive it
+    assert not any(r.protect for r in run.monitor.registrations)  # neither is protected, unlike Multus
+
+
+@pytest.mark.parametrize("token, inputs, line", [
+    (WHEREABOUTS_T, {"reconcilerSchedule": "@daily"}, "Whereabouts w.reconcilerSchedule: '@daily' is not a five-field cron"),
+    (PLUGINS_T, {"plugins": ["macvlan", "macvlan"]}, "CniPlugins w.plugins[1]: 'macvlan' is listed twice"),
+    (PLUGINS_T, {"enabled": False}, "CniPlugins w.enabled: is stack config only: creating the component is what enables it"),
+])
+def test_a_bad_optional_part_fails_construct_with_its_path_lines(run_components, token, inputs, line):
+    provider = MultusCniProvider("1.0.0")
+    with pytest.raises(InputPropertiesError) as caught:
+        run_components(lambda: provider.construct("w", token, inputs))
+    assert line in caught.value.message

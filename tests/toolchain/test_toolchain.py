@@ -10,6 +10,8 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import language_pb2
 
+from components.config import MultusConfig
+from components.config.addons import WhereaboutsConfig
 from conftest import ROOT
 from conftest import language_host as started_host
 
@@ -31,6 +33,18 @@ def pip_pins() -> dict[str, str]:
 def test_the_cli_and_the_provider_are_built_at_the_versions_pip_installs():
     assert pins()["PULUMI_VERSION"] == pip_pins()["pulumi"]
     assert pins()["KUBERNETES_PROVIDER_VERSION"] == pip_pins()["pulumi-kubernetes"]
+
+
+def _tag(image: str) -> str:
+    return image.split("@", 1)[0].rsplit(":", 1)[1]
+
+
+def test_the_multus_and_whereabouts_built_are_the_releases_the_components_install():
+    """The live suite runs the binaries built here under the objects the components render from
+    their images' release: one version, or the proof is of another release's code."""
+    assert _tag(MultusConfig().image_ref) == pins()["MULTUS_VERSION"]
+    assert _tag(MultusConfig(flavor="thick").image_ref) == pins()["MULTUS_VERSION"] + "-thick"
+    assert _tag(WhereaboutsConfig().image) == pins()["WHEREABOUTS_VERSION"]
 
 
 def test_staging_modules_are_pinned_to_the_published_version_and_other_replaces_kept():
