@@ -12,15 +12,15 @@ only a near miss of a known key (a typo) is an error, and `raw: true` makes that
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from ..core.errors import Found, flatten, near_miss, suggest
-from .ipam import IPAMS, Pool, Static, Whereabouts
-from .plugins import PLUGINS, InterfacePlugin
+from ..core.errors import Found, did_you_mean, flatten, near_miss
+from .common import CniModel
+from .ipam import IPAM, IPAMS, Pool, Static, Whereabouts
+from .plugins import PLUGIN, PLUGINS, InterfacePlugin
 
 # Keys of a conflist's top level (CNI SPEC.md "Network configuration lists", 1.1.0).
 CONFLIST_KEYS = frozenset({"cniVersion", "cniVersions", "name", "plugins", "disableCheck", "disableGC", "loadOnlyInlinedPlugins"})
@@ -85,7 +85,7 @@ def _conflist_keys(config: dict[str, Any], out: _Builder) -> None:
     """libcni reads a conflist's own keys only: a typo of one, or a plugin setting placed beside
     `plugins`, does nothing and is an error; anything else is ignored, and said so."""
     for key in sorted(k for k in config if k not in CONFLIST_KEYS):
-        near = near_miss(key, CONFLIST_KEYS)
+        near = near_miss(key, CONFLIST_KEYS, typo=True)
         if near:
             out.problems.append(((key,), f"unknown key for a conflist; did you mean {near!r}?"))
         elif key in _PLUGIN_KEYS:
@@ -95,49 +95,33 @@ def _conflist_keys(config: dict[str, Any], out: _Builder) -> None:
                                  "plugins[] (CNI SPEC.md); kept in the NAD as written"))
 
 
-def _validate(model: type, data: dict[str, Any], loc: tuple, raw: bool, owner: str, out: _Builder) -> Optional[Any]:
-    """The model of `data`, or None when it has problems; unknown keys are judged as the module says."""
+def _validate(adapter: TypeAdapter, known: Mapping[str, type], data: dict[str, Any], loc: tuple, raw: bool,
+              owner: str, out: _Builder) -> Optional[CniModel]:
+    """The model of `data`, or None when it has problems or a type outside the catalog (an error
+    unless `raw`); unknown keys are judged as the module says."""
     if any(k.startswith("cni.dev/") for k in data):  # reserved for runtimes (SPEC.md): passed, not checked
         data = {k: v for k, v in data.items() if not k.startswith("cni.dev/")}
     try:
-        return model.model_validate(data)
+        model = adapter.validate_python(data, context={"raw": raw})
     except ValidationError as exc:
-        unknown: list[tuple[tuple, list[str]]] = []
-        found = flatten(exc, model, unknown)
-    typos = False
-    for sub, known in unknown:
-        near = near_miss(str(sub[-1]), known)
-        if near and not raw:
-            typos = True
-            out.problems.append((loc + sub, f"unknown key; did you mean {near!r}?"))
-        elif near:
+        [first, *_] = exc.errors(include_url=False)
+        if first["type"] == "unknown_type":  # the discriminator's: nothing else was validated
+            if not raw:
+                type_ = data["type"]
+                out.problems.append(((*loc, "type"), f"unknown {first['ctx']['kind']} type {type_!r}"
+                                     f"{did_you_mean(type_, known)}{_RAW_HINT}"))
+            return None
+        out.problems += [(loc + sub[1:], message) for sub, message in flatten(exc)]  # sub[0] is the union's tag
+        return None
+    for sub, keys in model.ignored():
+        near = near_miss(str(sub[-1]), keys, typo=True)
+        if near:  # a typo is refused in validation unless raw
             out.warnings.append((loc + sub, f"unknown key; did you mean {near!r}? {owner} ignores it; kept because "
                                  "the network sets raw: true"))
         else:
             out.warnings.append((loc + sub, f"{owner} ignores this key: it is none of its settings, and Go's JSON "
                                  "decoding drops unknown keys; kept in the NAD for any other reader"))
-    out.problems += [(loc + sub, message) for sub, message in found]
-    if found or typos:
-        return None
-    try:  # what the plugin reads: the config without the keys it ignores
-        return model.model_validate(_without(data, [sub for sub, _ in unknown]))
-    except ValidationError:
-        return None
-
-
-def _without(data: dict[str, Any], locations: list[tuple]) -> dict[str, Any]:
-    trimmed = copy.deepcopy(data)
-    for location in locations:
-        parent: Any = trimmed
-        for part in location[:-1]:
-            parent = parent[part]
-        parent.pop(location[-1], None)
-    return trimmed
-
-
-def _unknown_type(kind: str, type_: str, known: dict, loc: tuple, raw: bool, out: _Builder) -> None:
-    if not raw:
-        out.problems.append(((*loc, "type"), f"unknown {kind} type {type_!r}{suggest(type_, known)}{_RAW_HINT}"))
+    return model
 
 
 def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained: bool) -> None:
@@ -146,13 +130,12 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
     capabilities = data.get("capabilities")
     if isinstance(capabilities, dict):
         out.declared |= {k for k, v in capabilities.items() if v is True}
+    plugin = _validate(PLUGIN, PLUGINS, data, loc, raw, f"the {type_} plugin", out)
     model = PLUGINS.get(type_)
     if model is None:
-        _unknown_type("plugin", type_, PLUGINS, loc, raw, out)
         if isinstance(data.get("ipam"), dict):
             _ipam(data["ipam"], (*loc, "ipam"), raw, out)
         return
-    plugin = _validate(model, data, loc, raw, f"the {type_} plugin", out)
     if not issubclass(model, InterfacePlugin):
         return
     if plugin is not None and plugin.link() is not None:
@@ -190,11 +173,7 @@ def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, needed_by:
         out.problems.append(((*loc, "type"), "is required: the IPAM plugin (host-local, static, dhcp, whereabouts), or write ipam: {}"))
         return None
     out.ipam = type_
-    model = IPAMS.get(type_)
-    if model is None:
-        _unknown_type("IPAM", type_, IPAMS, loc, raw, out)
-        return None
-    ipam = _validate(model, data, loc, raw, f"the {type_} IPAM plugin", out)
+    ipam = _validate(IPAM, IPAMS, data, loc, raw, f"the {type_} IPAM plugin", out)
     if ipam is None:
         return None
     out.pools += ipam.pools()

@@ -7,14 +7,18 @@ pages of cni.dev (`content/plugins/current/**`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
+from ..core.errors import near_miss
 from ..core.model import Model
 from . import addresses
 
+#: containernetworking/cni SPEC.md and pkg/version (libcni version.All).
 CniVersion = Literal["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+CNI_VERSIONS: tuple[str, ...] = get_args(CniVersion)
 
 # Used with fullmatch: `$` also matches before a trailing newline, so "name\n" would pass.
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}")
@@ -91,10 +95,67 @@ GoInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
-class CniModel(Model):
-    """CNI plugins decode JSON with Go's types: "yes" is not a boolean nor "1500" a number."""
+class _Typo:
+    """A value under a key one edit from a known one, so that validation refuses it there."""
 
-    model_config = ConfigDict(strict=True)
+    def __init__(self, meant: str):
+        self.meant = meant
+
+
+def _refuse_typo(value: Any) -> Any:
+    if isinstance(value, _Typo):
+        raise PydanticCustomError("unknown_key", f"unknown key; did you mean {value.meant!r}?")  # a known key: no braces
+    return value
+
+
+class CniModel(Model):
+    """CNI plugins decode JSON with Go's types: "yes" is not a boolean nor "1500" a number.
+
+    Go's json.Unmarshal drops keys it does not know, and chained readers rely on that, so unknown
+    keys are kept (`model_extra`, see `ignored`); a key one edit from a known one is a typo and
+    refused in the same validation, unless the context says `raw` (then the catalog warns)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    __pydantic_extra__: dict[str, Annotated[Any, BeforeValidator(_refuse_typo)]] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mark_typos(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or (info.context or {}).get("raw"):
+            return data
+        known = cls.known_keys()
+        meant = {key: near_miss(key, known, typo=True) for key in data if key not in known}
+        return {key: _Typo(meant[key]) if meant.get(key) else value for key, value in data.items()}
+
+    def ignored(self, loc: tuple = ()) -> list[tuple[tuple, frozenset[str]]]:
+        """(location, the keys known there) of every key the plugin ignores, nested ones included,
+        in the order pydantic reports errors: each field's, then the model's own."""
+        found: list[tuple[tuple, frozenset[str]]] = []
+        for name, field in type(self).model_fields.items():
+            found += _ignored(getattr(self, name), (*loc, field.alias or name))
+        return found + [((*loc, key), self.known_keys()) for key in self.model_extra or ()]
+
+
+def _ignored(value: Any, loc: tuple) -> list[tuple[tuple, frozenset[str]]]:
+    if isinstance(value, CniModel):
+        return value.ignored(loc)
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _ignored(item, (*loc, index))]
+    return []
+
+
+def _type_of(config: Any) -> Optional[str]:
+    type_ = config.get("type") if isinstance(config, dict) else getattr(config, "type", None)
+    return type_ if isinstance(type_, str) else None  # a tag is looked up: a list would not hash
+
+
+def by_type(models: Mapping[str, type[CniModel]], kind: str) -> TypeAdapter:
+    """The models as one union discriminated on `type`; another type fails with the error type
+    `unknown_type` (context: `kind`), which the catalog words with a close match."""
+    union = Union[tuple(Annotated[model, Tag(name)] for name, model in models.items())]  # type: ignore[valid-type]
+    return TypeAdapter(Annotated[union, Discriminator(
+        _type_of, custom_error_type="unknown_type", custom_error_message=f"unknown {kind} type",
+        custom_error_context={"kind": kind})])
 
 
 class Route(CniModel):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, model_validator
 
 from ..core.errors import fail
-from .common import CIDR, IP, CniModel, Dns, GoInt, InterfaceAddress, Route
+from .common import CIDR, IP, CniModel, Dns, GoInt, InterfaceAddress, Route, by_type
 
 from .addresses import Address, Network, ip, network
 
@@ -124,7 +124,6 @@ def host_local_pool(subnet_text: str, start: Optional[str], end: Optional[str]) 
 class HostLocal(Ipam):
     """Per-node allocation: every node hands out the same range on its own (multus-cni#144)."""
 
-    type: Literal["host-local"]
     ranges: Optional[list[list[HostLocalRange]]] = None
     # The legacy single-range form (deprecated upstream, still accepted by the plugin).
     subnet: Optional[CIDR] = None
@@ -172,7 +171,6 @@ class StaticAddress(CniModel):
 
 
 class Static(Ipam):
-    type: Literal["static"]
     addresses: Optional[list[StaticAddress]] = None
 
     # Addresses may also come from the pod (`ips`), which needs the capability on the chain.
@@ -195,7 +193,6 @@ class DhcpOption(CniModel):
 class Dhcp(Ipam):
     """Leases from a DHCP server through the `dhcp daemon` on every node."""
 
-    type: Literal["dhcp"]
     daemonSocketPath: Optional[str] = None
     request: Optional[list[DhcpOption]] = None
     provide: Optional[list[DhcpOption]] = None
@@ -318,7 +315,6 @@ def _covered(low: Address, high: Address, blocks: list[Network]) -> bool:
 class Whereabouts(Ipam):
     """Cluster-wide allocation with IPPool custom resources (its own DaemonSet and CRDs)."""
 
-    type: Literal["whereabouts"]
     range: Optional[str] = None
     range_start: Optional[IP] = None
     range_end: Optional[IP] = None
@@ -390,4 +386,7 @@ class Whereabouts(Ipam):
         return top + [entry.pool() for entry in self.ipRanges or ()]
 
 
-IPAMS: dict[str, type[Ipam]] = {m.model_fields["type"].annotation.__args__[0]: m for m in (HostLocal, Static, Dhcp, Whereabouts)}
+#: Each IPAM type (the binary's name) and its model.
+IPAMS: dict[str, type[Ipam]] = {"host-local": HostLocal, "static": Static, "dhcp": Dhcp, "whereabouts": Whereabouts}
+#: Validates any catalog IPAM section, dispatching on its `type`.
+IPAM = by_type(IPAMS, "IPAM")

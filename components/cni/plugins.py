@@ -1,4 +1,4 @@
-"""The CNI plugins a Multus secondary network uses, as typed models (discriminated on `type`).
+"""The CNI plugins a Multus secondary network uses, as typed models (one union on `type`).
 
 Sources: cni.dev `content/plugins/current/main/{macvlan,ipvlan,vlan,bridge,ptp,host-device}.md` and
 `meta/{tuning,sbr,portmap,bandwidth}.md`, containernetworking/plugins v1.9 (fields the code
@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from pydantic import Field, model_validator
 
 from ..core.errors import fail
-from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, VlanId
+from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, VlanId, by_type
 
 
 IpamNeed = Literal["optional", "required", "unless-chained"]
@@ -45,7 +45,6 @@ class MasterPlugin(InterfacePlugin):
 
 
 class Macvlan(MasterPlugin):
-    type: Literal["macvlan"]
     IPAM: ClassVar[IpamNeed] = "optional"
     mode: Optional[Literal["bridge", "private", "vepa", "passthru", ""]] = None
     mtu: Optional[MTU] = None
@@ -55,7 +54,6 @@ class Macvlan(MasterPlugin):
 
 
 class Ipvlan(MasterPlugin):
-    type: Literal["ipvlan"]
     IPAM: ClassVar[IpamNeed] = "unless-chained"
     mode: Optional[Literal["l2", "l3", "l3s"]] = None
     mtu: Optional[MTU] = None
@@ -63,7 +61,6 @@ class Ipvlan(MasterPlugin):
 
 
 class Vlan(InterfacePlugin):
-    type: Literal["vlan"]
     # vlan.go loadConf: "\"master\" field is required"; unlike macvlan, no default route fallback.
     master: str = Field(min_length=1)
     vlanId: VlanId
@@ -75,7 +72,6 @@ class Vlan(InterfacePlugin):
 
 
 class Ptp(InterfacePlugin):
-    type: Literal["ptp"]
     mtu: Optional[MTU] = None
 
 
@@ -101,7 +97,6 @@ class VlanTrunk(CniModel):
 
 
 class Bridge(InterfacePlugin):
-    type: Literal["bridge"]
     bridge: Optional[IfName] = None
     isGateway: Optional[bool] = None
     isDefaultGateway: Optional[bool] = None
@@ -139,7 +134,6 @@ class Bridge(InterfacePlugin):
 class HostDevice(InterfacePlugin):
     """Moves a host device into the pod; exactly one selector names it."""
 
-    type: Literal["host-device"]
     device: Optional[IfName] = None
     hwaddr: Optional[MAC] = None
     # host-device.go getLink: "kernel device path %q must be absolute and begin with /sys/devices/"
@@ -156,7 +150,6 @@ class HostDevice(InterfacePlugin):
 
 
 class Sriov(InterfacePlugin):
-    type: Literal["sriov"]
     deviceID: Optional[str] = None  # normally injected by Multus from the device plugin
     vlan: Optional[VlanId] = None
     vlanQoS: Optional[int] = Field(None, ge=0, le=7)
@@ -185,7 +178,6 @@ class Sriov(InterfacePlugin):
 
 
 class Tuning(Plugin):
-    type: Literal["tuning"]
     mac: Optional[MAC] = None
     mtu: Optional[MTU] = None
     promisc: Optional[bool] = None
@@ -195,12 +187,10 @@ class Tuning(Plugin):
 
 
 class Sbr(Plugin):
-    type: Literal["sbr"]
     table: Optional[Count] = None
 
 
 class Portmap(Plugin):
-    type: Literal["portmap"]
     snat: Optional[bool] = None
     masqAll: Optional[bool] = None
     markMasqBit: Optional[int] = Field(None, ge=0, le=31)
@@ -233,7 +223,6 @@ def rate_burst_problems(shaping: Any) -> list:
 
 
 class Bandwidth(Plugin):
-    type: Literal["bandwidth"]
     ingressRate: Optional[int] = Field(None, ge=0)
     ingressBurst: Optional[int] = Field(None, ge=0)
     egressRate: Optional[int] = Field(None, ge=0)
@@ -247,7 +236,10 @@ class Bandwidth(Plugin):
         return self
 
 
+#: The catalog: each plugin type (the binary's name) and its model.
 PLUGINS: dict[str, type[Plugin]] = {
-    m.model_fields["type"].annotation.__args__[0]: m
-    for m in (Macvlan, Ipvlan, Vlan, Bridge, Ptp, HostDevice, Sriov, Tuning, Sbr, Portmap, Bandwidth)
+    "macvlan": Macvlan, "ipvlan": Ipvlan, "vlan": Vlan, "bridge": Bridge, "ptp": Ptp, "host-device": HostDevice,
+    "sriov": Sriov, "tuning": Tuning, "sbr": Sbr, "portmap": Portmap, "bandwidth": Bandwidth,
 }
+#: Validates any catalog plugin, dispatching on its `type`.
+PLUGIN = by_type(PLUGINS, "plugin")

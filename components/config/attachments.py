@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from ..cni.addresses import ip
-from ..core.errors import Found, suggest
+from ..core.errors import Found, did_you_mean
 from .network import NetworkConfig
 from ..core.model import ref_of
 from .workload import NetworkSelection, WorkloadConfig
@@ -69,7 +69,7 @@ def attachment_problems(workload: WorkloadConfig, networks: Mapping[tuple[str, s
 
 
 def _undefined(key: tuple[str, str], networks: Mapping[tuple[str, str], NetworkConfig], project: str) -> str:
-    hint = suggest(key[1], [name for namespace, name in networks if namespace == key[0]])
+    hint = did_you_mean(key[1], [name for namespace, name in networks if namespace == key[0]])
     return (f"network {ref_of(key)} is not defined under {project}:networks{hint} "
             f"(list a NAD created elsewhere under {project}:externalNetworks)")
 

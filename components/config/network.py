@@ -13,14 +13,13 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..canonical import canonical_json
 from ..cni import Summary, check
+from ..cni.common import CNI_VERSIONS
 from ..annotations import RESOURCE_NAME
 from ..core.model import DnsLabel, Model, Named, annotation_problems
 from ..core.data import DataError, decode_json
 from ..core.data import problems as plain_problems
 from ..core.errors import describe, fail
 
-# containernetworking/cni SPEC.md and pkg/version (libcni version.All).
-CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 # CNI SPEC.md: a network name starts with an alphanumeric, then [A-Za-z0-9_.-].
 _CNI_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 

@@ -14,7 +14,7 @@ from ..core.data import DataError, JsonSyntaxError, decode_json
 from ..core.data import problems as plain_problems
 from .attachments import attachment_problems
 from ..core.model import DnsLabel, Model, Named
-from ..core.errors import ConfigError, Problem, fail, join_path, suggest, validate
+from ..core.errors import ConfigError, Problem, did_you_mean, fail, join_path, validate
 from .multus import MultusConfig
 from .addons import CniPluginsConfig, WhereaboutsConfig, addon_warnings
 from . import networks_file
@@ -146,7 +146,7 @@ def _load(values: Mapping[str, Any], project: str) -> StackConfig:
             continue
         key = full_key[len(prefix):]
         if key not in known:
-            problems.append(Problem(full_key, "unknown configuration key" + suggest(key, known)))
+            problems.append(Problem(full_key, "unknown configuration key" + did_you_mean(key, known)))
             continue
         try:
             value = _decode(raw)

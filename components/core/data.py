@@ -49,10 +49,8 @@ def one_line(text: str) -> str:
 
 
 def _escape(char: str) -> str:
-    if char in "\n\t\r":
-        return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    """Python's own escape: \\n, \\x85, \\u2028, \\ud800."""
+    return char.encode("unicode_escape").decode("ascii")
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -110,39 +108,28 @@ def problems(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
 
 
 def _walk(item: Any, where: Loc, depth: int, found: list[tuple[Loc, str]]) -> None:
-    kind = type(item)
-    if kind is str:
-        if not item.isascii():  # O(1) for ASCII text, which is nearly all of it
-            bad = _text_problem(item)
-            if bad:
-                found.append((where, bad))
+    if not isinstance(item, (dict, list, tuple)):
+        message = _leaf_problem(item)
+        if message:
+            found.append((where, message))
         return
-    if kind is bool or kind is int or item is None:
-        if kind is int and not INT_MIN <= item <= UINT_MAX:
-            found.append((where, f"{_number_text(item)} is beyond the 64-bit integers Go reads"))
+    if depth >= MAX_DEPTH:
+        found.append((where, f"nests deeper than {MAX_DEPTH} levels"))
         return
-    if isinstance(item, (dict, list, tuple)):
-        if depth >= MAX_DEPTH:
-            found.append((where, f"nests deeper than {MAX_DEPTH} levels"))
-            return
-        if isinstance(item, dict):
-            for key in getattr(item, "duplicates", ()):
-                found.append(((*where, key), "appears twice in this object; Go would keep the last value silently, so write it once"))
-            for key, child in item.items():
-                if type(key) is not str:
-                    found.append((where, f"has the key {key!r}, which is not text (quote it)"))
-                elif not key.isascii() and _text_problem(key):
-                    found.append((where, f"has a key that {_text_problem(key)}"))
-                elif not _plain_leaf(child):
-                    _walk(child, (*where, key), depth + 1, found)
-        else:
-            for index, child in enumerate(item):
-                if not _plain_leaf(child):
-                    _walk(child, (*where, index), depth + 1, found)
-        return
-    message = _scalar_problem(item)
-    if message:
-        found.append((where, message))
+    if isinstance(item, dict):
+        for key in getattr(item, "duplicates", ()):
+            found.append(((*where, key), "appears twice in this object; Go would keep the last value silently, so write it once"))
+        for key, child in item.items():
+            if type(key) is not str:
+                found.append((where, f"has the key {key!r}, which is not text (quote it)"))
+            elif not key.isascii() and _text_problem(key):
+                found.append((where, f"has a key that {_text_problem(key)}"))
+            elif not _plain_leaf(child):
+                _walk(child, (*where, key), depth + 1, found)
+    else:
+        for index, child in enumerate(item):
+            if not _plain_leaf(child):
+                _walk(child, (*where, index), depth + 1, found)
 
 
 def _plain_leaf(item: Any) -> bool:
@@ -153,11 +140,12 @@ def _plain_leaf(item: Any) -> bool:
             or (kind is int and INT_MIN <= item <= UINT_MAX))
 
 
-def _scalar_problem(item: Any) -> Optional[str]:
+def _leaf_problem(item: Any) -> Optional[str]:
+    """What makes a value that holds no others unfit for Go or Kubernetes, or None."""
     if item is None or isinstance(item, bool):
         return None
     if isinstance(item, str):
-        return _text_problem(item)
+        return None if item.isascii() else _text_problem(item)
     if isinstance(item, int):
         if not INT_MIN <= item <= UINT_MAX:
             return f"{_number_text(item)} is beyond the 64-bit integers Go reads"

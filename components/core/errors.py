@@ -85,24 +85,23 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for a close match, else ''; also matches case-insensitively."""
+def near_miss(word: str, choices: Iterable[str], typo: bool = False) -> Optional[str]:
+    """The choice `word` most likely meant: the same ignoring case, else difflib's close match.
+    With `typo`, only a choice one edit away counts (a letter added, dropped, changed, or two
+    neighbours swapped): for keys that may be unknown on purpose, where a loose match would turn
+    a deliberate key into an error."""
     choices = sorted(set(choices))
-    lowered = {c.lower(): c for c in choices}
-    if word.lower() in lowered:
-        return f"; did you mean {lowered[word.lower()]!r}?"
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def near_miss(word: str, choices: Iterable[str]) -> Optional[str]:
-    """The choice `word` is a typo of: the same ignoring case, or one edit away (a letter added,
-    dropped, changed, or two neighbours swapped); None for a word that is no near miss."""
     lowered = word.lower()
-    for choice in sorted(set(choices)):
-        if choice != word and _within_one_edit(lowered, choice.lower()):
-            return choice
-    return None
+    if typo:
+        return next((c for c in choices if c != word and _within_one_edit(lowered, c.lower())), None)
+    same = [c for c in choices if c.lower() == lowered]
+    return same[-1] if same else next(iter(difflib.get_close_matches(word, choices, n=1, cutoff=0.6)), None)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for a close match (see near_miss), else ''."""
+    meant = near_miss(word, choices)
+    return f"; did you mean {meant!r}?" if meant else ""
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -121,40 +120,42 @@ def _within_one_edit(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1:]
 
 
-_TYPE_WORDS = {
-    "string_type": "text",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "an object (key: value mapping)",
-    "model_type": "an object (key: value mapping)",
-    "model_attributes_type": "an object (key: value mapping)",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
+_AN_OBJECT = "must be an object (key: value mapping), not {described}"
+_WHOLE = "must be a whole number, not {described}"
+_TRUE_FALSE = "must be true or false, not {described}"
+_A_NUMBER = "must be a number, not {described}"
+_A_LIST = "must be a list, not {described}"
+#: Our words for pydantic's error types (the documented way: a template per error `type`,
+#: formatted with the error's `ctx`, its `input` and `described`, how a YAML author names the
+#: input). Types not listed keep pydantic's own message.
+MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be text, not {described}",
+    "list_type": _A_LIST, "tuple_type": _A_LIST,
+    "dict_type": _AN_OBJECT, "model_type": _AN_OBJECT, "model_attributes_type": _AN_OBJECT,
+    "bool_type": _TRUE_FALSE, "bool_parsing": _TRUE_FALSE,
+    "int_type": _WHOLE, "int_parsing": _WHOLE, "int_from_float": _WHOLE,
+    "float_type": _A_NUMBER, "float_parsing": _A_NUMBER,
+    "literal_error": "must be {expected}, not {described}",
+    "greater_than_equal": "must be greater than or equal to {ge}, not {input!r}",
+    "less_than_equal": "must be less than or equal to {le}, not {input!r}",
+    "greater_than": "must be greater than {gt}, not {input!r}",
+    "less_than": "must be less than {lt}, not {input!r}",
+    "too_short": "must have at least {min_length} item{plural} after validation, not {actual_length}",
+    "too_long": "must have at most {max_length} item{plural} after validation, not more",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
 }
 
 
 def _message(err: dict) -> str:
-    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
-    if kind == "missing":
-        return "is required"
-    if kind in _TYPE_WORDS:
-        return f"must be {_TYPE_WORDS[kind]}, not {describe(value)}"
-    if kind == "literal_error":
-        return f"must be {ctx.get('expected')}, not {describe(value)}"
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return err["msg"].replace("Input should be", "must be") + f", not {value!r}"
-    if kind in ("too_short", "too_long"):
-        return re.sub(r"^(List|Tuple|Value|Dictionary) should have", "must have", err["msg"])
-    msg = err["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    return msg.replace("Input should be", "must be")
+    template = MESSAGES.get(err["type"])
+    if template is None:
+        return err["msg"]
+    ctx = err.get("ctx") or {}
+    length = ctx.get("min_length", ctx.get("max_length"))
+    return template.format(**ctx, input=err.get("input"), described=describe(err.get("input")),
+                           plural="" if length == 1 else "s")
 
 
 def _keys_at(model: Any, loc: Sequence[Any]) -> list[str]:
@@ -185,20 +186,14 @@ def _model_in(annotation: Any) -> Any:
 Found = list[tuple[tuple, str]]
 
 
-def flatten(exc: ValidationError, model: Any = None, unknown: Optional[list[tuple[tuple, list[str]]]] = None) -> Found:
-    """(location, message) of every problem, our grouped ones expanded.
-
-    `model` is what was validated: an unknown key gets the close match among its keys. With an
-    `unknown` list, unknown keys go there instead, as (location, the keys accepted beside it),
-    for a caller that judges them itself.
-    """
+def flatten(exc: ValidationError, model: Any = None) -> Found:
+    """(location, message) of every problem, our grouped ones expanded; `model` is what was
+    validated, so that an unknown key gets the close match among its keys."""
     found: Found = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden" and unknown is not None:
-            unknown.append((loc, _keys_at(model, loc[:-1])))
-        elif err["type"] == "extra_forbidden":
-            found.append((loc, "unknown key" + suggest(str(loc[-1]), _keys_at(model, loc[:-1]))))
+        if err["type"] == "extra_forbidden":
+            found.append((loc, "unknown key" + did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1]))))
         elif err["type"] == "problems":
             found += [(loc + tuple(subloc), message) for subloc, message in err["ctx"]["items"]]
         else:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from pydantic import ValidationError
 
 from components.cni.addresses import Address, ip, network
-from components.cni.ipam import IPAMS, HostLocal, Ipam, Pool, Static
+from components.cni.ipam import IPAM, HostLocal, Ipam, Pool, Static
 from . import node
 from .chain import LEGACY_RESULTS, LINK_PLUGINS, MTU_SETTERS, chain_ipam, plugin_chain, result_version
 from .node import IFNAME, Node
@@ -69,16 +69,10 @@ def result_problems(config: Mapping[str, Any], result: Mapping[str, Any], netns:
 
 
 def catalog_ipam(ipam: Mapping[str, Any]) -> Optional[Ipam]:
-    """The catalog's model of an IPAM section, or None when the catalog cannot read it.
-
-    Keys the model does not know are dropped first, as the plugins' JSON decoding ignores them.
-    """
-    model = IPAMS.get(ipam.get("type")) if isinstance(ipam.get("type"), str) else None
-    if model is None:
-        return None
-    known = model.known_keys()
+    """The catalog's model of an IPAM section, or None when the catalog cannot read it. Keys the
+    model does not know, typos too, are kept aside (raw), as the plugins' JSON decoding ignores them."""
     try:
-        return model.model_validate({k: v for k, v in ipam.items() if k in known})
+        return IPAM.validate_python(ipam, context={"raw": True})
     except ValidationError:
         return None
 

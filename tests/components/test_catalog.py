@@ -140,7 +140,7 @@ def test_openshift_virt_bridge_refuses_ipam_with_disable_container_interface():
         validate(NetworkConfig, {"name": "bridge-network", "config": config}, "net")
     assert [p.path for p in caught.value.problems] == ["net.config.ipam"]
     assert "disableContainerInterface" in caught.value.problems[0].message
-    _network({**LAYER2["openshift-virt-bridge"], "ipam": {}})  # no IPAM type: fine
+    assert _network({**LAYER2["openshift-virt-bridge"], "ipam": {}}).summary.ipam == "none"  # no IPAM type: fine
 
 
 # StarlingX docs, "Create Network Attachment Definitions" (net3): an SR-IOV VF addressed by
@@ -174,6 +174,21 @@ def test_a_key_one_edit_from_a_known_one_stays_an_error(key, meant):
     with pytest.raises(ConfigError) as caught:
         validate(NetworkConfig, {"name": "net-a", "config": {**_macvlan(), key: "x"}}, "net")
     assert [str(p) for p in caught.value.problems] == [f"net.config.{key}: unknown key; did you mean {meant!r}?"]
+
+
+def test_a_typo_is_reported_beside_the_other_problems_of_its_plugin():
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": {**_macvlan(), "mastr": "x", "mtu": 40}}, "net")
+    assert [p.path for p in caught.value.problems] == ["net.config.mastr", "net.config.mtu"]
+
+
+def test_raw_does_not_hide_the_plugins_own_checks_behind_a_typo():
+    """A raw network's typo is a warning; the plugin is still checked without it (bandwidth refuses a rate without a burst)."""
+    config = {"cniVersion": "0.3.1", "type": "bandwidth", "ingressRate": 10, "ingressburst": 5}
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": config, "raw": True}, "net")
+    assert [str(p) for p in caught.value.problems] == [
+        "net.config.ingressRate: needs ingressBurst too: the bandwidth plugin refuses a rate without a burst"]
 
 
 def test_raw_turns_a_typo_on_a_catalog_plugin_into_a_warning():
@@ -401,17 +416,23 @@ def test_overlapping_ranges_on_one_master_are_rejected():
 
 
 def test_same_range_on_other_masters_or_families_is_fine():
-    load_stack_config(config_of(networks=[
+    stack = load_stack_config(config_of(networks=[
         {"name": "net-a", "config": _host_local(subnet="10.0.0.0/24")},
         {"name": "net-b", "config": {**_host_local(subnet="10.0.0.0/24"), "master": "eth1"}},
         {"name": "net-c", "config": _host_local(subnet="fd00::/64")},
         {"name": "net-d", "config": _host_local(ranges=[[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.255"}]])},
     ]))
+    assert [(n.summary.links[0][1], [str(p) for p in n.summary.pools]) for n in stack.networks] == [
+        ("master eth0", ["10.0.0.1-10.0.0.254"]), ("master eth1", ["10.0.0.1-10.0.0.254"]),
+        ("master eth0", ["fd00::1-fd00::ffff:ffff:ffff:ffff"]), ("master eth0", ["10.0.0.255-10.0.0.254"])]  # the last is empty
+    assert stack.warnings() == []
 
 
 def test_whereabouts_with_overlapping_ranges_enabled_may_overlap():
     where = _macvlan({"type": "whereabouts", "range": "10.0.0.0/24"})
-    load_stack_config(config_of(networks=[{"name": "net-a", "config": where}, {"name": "net-b", "config": where}]))
+    stack = load_stack_config(config_of(networks=[{"name": "net-a", "config": where}, {"name": "net-b", "config": where}]))
+    assert [(n.summary.overlapping_allowed, [str(p) for p in n.summary.pools]) for n in stack.networks] == [
+        (True, ["10.0.0.1-10.0.0.254"]), (True, ["10.0.0.1-10.0.0.254"])]
     strict = _macvlan({"type": "whereabouts", "range": "10.0.0.0/24", "enable_overlapping_ranges": False})
     assert _problems([{"name": "net-a", "config": where}, {"name": "net-b", "config": strict}])
 

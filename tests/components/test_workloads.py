@@ -253,7 +253,9 @@ def test_static_ipam_without_addresses_cannot_be_a_default_network_override():
 
 def test_static_ipam_with_addresses_in_its_config_args_needs_no_request():
     args = {**STATIC, "plugins": [{**STATIC["plugins"][0], "args": {"cni": {"ips": ["10.1.1.9/24"]}}}, STATIC["plugins"][1]]}
-    load_stack_config(config_of(networks=[{"name": "static-net", "config": args}], workloads=[{"networks": "static-net"}]))
+    stack = load_stack_config(config_of(networks=[{"name": "static-net", "config": args}], workloads=[{"networks": "static-net"}]))
+    assert not stack.networks[0].summary.addresses_from_pod
+    assert [w for w in stack.warnings() if "ips" in w[1]] == []
 
 
 @pytest.mark.parametrize("capabilities", [{}, {"ips": True}], ids=["without", "with"])
