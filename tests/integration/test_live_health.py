@@ -19,6 +19,7 @@ from components.config.multus_health import quantity_value
 from components.multus.manifests import DAEMONSET, UPSTREAM_THIN_ARGS
 
 from .burst import NETWORK, Cgroup, add_all, create_pods
+from .conftest import said
 from .datapath import DataPath, FakeNode, HarnessError
 from .test_live_datapath import datapath  # noqa: F401 (the fixture)
 
@@ -136,6 +137,14 @@ def test_thin_a_rotated_token_reaches_the_node_with_our_args_and_never_with_upst
     assert confs == ["10-kwok-pod-network.conflist"], confs
     default.start(node_ours)
     eventually(node_ours.conflist.exists, 30, "the restarted thin_entrypoint wrote no 00-multus.conflist")
+
+
+def test_a_real_preview_warns_and_the_pack_flags_thin_args_that_cannot_refresh(new_stack):
+    stack = new_stack("own-args")
+    stack.set_config("multus-cni:multus", {"daemonset": {"args": list(UPSTREAM_THIN_ARGS)}})
+    done = stack.pulumi("preview", "--policy-pack", "policy", "--policy-pack-config", "policy/config.json")
+    assert said(done, "multus-cni:multus.daemonset.args: these arguments never refresh the node's Multus kubeconfig")
+    assert said(done, "multus-credentials-refresh") and said(done, "add '--cleanup-config-on-exit=true'")
 
 
 def test_thick_the_daemon_follows_a_rotated_token(new_stack, cluster, datapath):
