@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -235,3 +236,35 @@ def test_thick_a_burst_oom_kills_the_daemon_at_upstreams_limit_and_not_at_the_de
     failed, killed, first = outcome["upstream"]
     assert killed > 0 and failed > 0, outcome
     assert outcome["ours"][:2] == (0, 0), outcome
+
+
+def test_thick_readiness_indicator_the_daemon_waits_for_the_file_and_exits_without_it(new_stack, cluster, datapath):
+    stack = new_stack()
+    stack.set_config("multus-cni:multus", {"flavor": "thick", "readinessIndicatorFile": "/run/flannel/subnet.env"})
+    stack.up()
+    namespace = stack.outputs()["multusNamespace"]
+    daemon_config = cluster.get("configmap", "-n", namespace, "multus-daemon-config")["data"]["daemon-config.json"]
+    assert '"readinessindicatorfile": "/hostroot/run/flannel/subnet.env"' in daemon_config
+    pod = sample_pod(cluster)
+
+    start = time.monotonic()
+    with pytest.raises(HarnessError, match="have you checked that your default network is ready"):
+        datapath(multus_namespace=namespace, flavor="thick").node(pod["spec"]["nodeName"])
+    assert time.monotonic() - start >= READINESS_TIMEOUT - 1  # it waited, then exited
+
+    dp = datapath(multus_namespace=namespace, flavor="thick")
+    indicator = dp.hostroot / "run" / "flannel" / "subnet.env"  # the node's /run/flannel/subnet.env
+
+    def primary_ready() -> None:
+        indicator.parent.mkdir(parents=True)
+        indicator.write_text("FLANNEL_NETWORK=10.244.0.0/16\n")
+
+    timer = threading.Timer(5, primary_ready)
+    timer.start()
+    start = time.monotonic()
+    try:
+        dp.node(pod["spec"]["nodeName"])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start >= 5  # it waited for the file
+    assert dp.attach(pod).result["interfaces"]
