@@ -19,7 +19,7 @@ import pytest
 from components.config.multus_health import quantity_value
 from components.multus.manifests import DAEMONSET, UPSTREAM_THIN_ARGS
 
-from .burst import NETWORK, Cgroup, add_all, create_pods
+from .burst import NETWORK, Cgroup, add_all, burst_pods
 from .conftest import said
 from .datapath import DataPath, FakeNode, HarnessError
 from .test_live_datapath import datapath  # noqa: F401 (the fixture)
@@ -215,25 +215,28 @@ def test_thick_a_burst_oom_kills_the_daemon_at_upstreams_limit_and_not_at_the_de
     container = cluster.get("daemonset", "-n", namespace, DAEMONSET)["spec"]["template"]["spec"]["containers"][0]
     ours = container["resources"]["limits"]["memory"]
     node = cluster.get("nodes")["items"][0]["metadata"]["name"]
-    pods = create_pods(cluster, node, BURST, tmp_path)
     outcome = {}
-    for name, limit in (("upstream", UPSTREAM_THICK_MEMORY), ("ours", ours)):
-        cgroup = Cgroup(f"multus-live-{os.getpid()}-{name}")
-        try:
-            cgroup.limit(int(quantity_value(limit)))  # before the daemon starts, as for a container
-            dp = datapath(multus_namespace=namespace, flavor="thick", daemon_prefix=cgroup.join)
-            fake = dp.node(node)
-            failures = add_all(dp, pods)
-            outcome[name] = (len(failures), cgroup.oom_kills(), failures[:1])
-            cgroup.unlimit()  # so the teardown's DELs run: what raising the limit does on a node
-            if fake.daemon.poll() is not None:  # the kernel killed the daemon itself
-                dp.start(fake)
-                eventually(fake.conflist.exists, 60, "the restarted multus-daemon wrote no config")
-            dp.close()  # every process out of the cgroup before it is removed
-        finally:
-            cgroup.remove()
+    with burst_pods(cluster, node, BURST, tmp_path) as pods:
+        for name, limit in (("upstream", UPSTREAM_THICK_MEMORY), ("ours", ours)):
+            cgroup, dp = Cgroup(f"multus-live-{os.getpid()}-{name}"), None
+            try:
+                cgroup.limit(int(quantity_value(limit)))  # before the daemon starts, as for a container
+                dp = datapath(multus_namespace=namespace, flavor="thick", daemon_prefix=cgroup.join)
+                fake = dp.node(node)
+                failures = add_all(dp, pods)
+                outcome[name] = (len(failures), cgroup.oom_kills(), failures[:1])
+                cgroup.unlimit()  # so the DELs run: what raising the limit does on a node
+                if fake.daemon.poll() is not None:  # the kernel killed the daemon itself
+                    dp.start(fake)
+                    eventually(fake.conflist.exists, 60, "the restarted multus-daemon wrote no config")
+            finally:
+                try:
+                    if dp is not None:
+                        dp.close()  # DEL, and every process out of the cgroup before it is removed
+                finally:
+                    cgroup.remove()
     print(f"{BURST} concurrent ADDs: {outcome}")
-    failed, killed, first = outcome["upstream"]
+    failed, killed, _ = outcome["upstream"]
     assert killed > 0 and failed > 0, outcome
     assert outcome["ours"][:2] == (0, 0), outcome
 
