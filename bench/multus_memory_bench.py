@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from engine_bench import fresh_cluster, machine  # noqa: E402  (BENCH is on sys.path as the script's dir)
 from tests.integration.conftest import Stacks, toolchain_env  # noqa: E402  the live suite's cluster and stacks
-from tests.integration.burst import MIB, NETWORK, Cgroup, add_all, create_pods  # noqa: E402  bursts of pods
+from tests.integration.burst import MIB, NETWORK, Cgroup, add_all, burst_pods  # noqa: E402  bursts of pods
 from tests.integration.datapath import DataPath  # noqa: E402  the data path harness
 
 def vm_hwm(pid: int) -> int:
@@ -114,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                 stack.up()
                 namespace = stack.outputs()["multusNamespace"]
                 node = cluster.get("nodes")["items"][0]["metadata"]["name"]
-                pods = create_pods(cluster, node, max(bursts), base)
-                for k in bursts:
-                    row = burst(cluster, namespace, pods[:k])
-                    rows.append(row)
-                    print(json.dumps(row), file=sys.stderr, flush=True)
+                with burst_pods(cluster, node, max(bursts), base) as pods:
+                    for k in bursts:
+                        row = burst(cluster, namespace, pods[:k])
+                        rows.append(row)
+                        print(json.dumps(row), file=sys.stderr, flush=True)
             finally:
                 stacks.close()
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(),

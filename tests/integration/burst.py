@@ -8,7 +8,9 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .datapath import DataPath, HarnessError
 
@@ -88,24 +90,34 @@ class Cgroup:
                 time.sleep(0.1)
 
 
-def create_pods(cluster, node: str, count: int, workdir: Path) -> list[dict]:
-    """`count` pods bound to `node`, each selecting the burst network; once kwok says Running."""
+LABEL = "multus-cni-burst"  # on every pod a burst creates, so they all go afterwards
+
+
+@contextmanager
+def burst_pods(cluster, node: str, count: int, workdir: Path) -> Iterator[list[dict]]:
+    """`count` pods bound to `node`, each selecting the burst network, once kwok says Running; deleted
+    at the end, also on failure (the session's cluster is shared: later tests attach every Running pod)."""
     items = [{"apiVersion": "v1", "kind": "Pod",
-              "metadata": {"name": f"burst-{i:03d}", "namespace": "default",
+              "metadata": {"name": f"burst-{i:03d}", "namespace": "default", "labels": {LABEL: "true"},
                            "annotations": {"k8s.v1.cni.cncf.io/networks": NETWORK["name"]}},
               "spec": {"nodeName": node, "containers": [{"name": "c", "image": "docker.io/library/alpine:3.22"}]}}
              for i in range(count)]
-    path = workdir / "pods.json"
+    path = workdir / "burst-pods.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-    cluster.kubectl("apply", "-f", str(path))
-    deadline = time.monotonic() + 600
-    while True:
-        pods = [p for p in cluster.get("pods", "-n", "default")["items"] if p["metadata"]["name"].startswith("burst-")]
-        if len(pods) == count and all(p["status"].get("phase") == "Running" for p in pods):
-            return sorted(pods, key=lambda p: p["metadata"]["name"])
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{count} burst pods were not Running after 10 minutes")
-        time.sleep(1)
+    try:
+        cluster.kubectl("apply", "-f", str(path))
+        deadline = time.monotonic() + 600
+        while True:
+            pods = cluster.get("pods", "-n", "default", "-l", LABEL)["items"]
+            if len(pods) == count and all(p["status"].get("phase") == "Running" for p in pods):
+                break
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{count} burst pods were not Running after 10 minutes")
+            time.sleep(1)
+        yield sorted(pods, key=lambda p: p["metadata"]["name"])
+    finally:
+        cluster.kubectl("delete", "pods", "-n", "default", "-l", LABEL, "--grace-period=0", "--force", "--wait=true",
+                        check=False)
 
 
 def add_all(dp: DataPath, pods: list[dict]) -> list[str]:

@@ -67,6 +67,7 @@ from urllib.parse import urlparse
 import yaml
 
 from components.config.multus_health import thin_flags
+from components.multus.manifests import HOSTROOT
 
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` puts them (/var/run links here)
 PREFIX = "multus-dp-"
@@ -252,6 +253,7 @@ class DataPath:
         self.multus, self.entrypoint = found.get("multus"), found.get("thin_entrypoint")
         self.entrypoint_args = None if entrypoint_args is None else tuple(entrypoint_args)
         self.bound_tokens, self.daemon_prefix = bound_tokens, tuple(daemon_prefix)
+        self.hostroot = self.workdir / "hostroot"  # thick: what the daemon's /hostroot shows (the readiness indicator)
         self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
         self.nodes: dict[str, FakeNode] = {}
         self.relays: list[Relay] = []
@@ -458,6 +460,11 @@ class DataPath:
         # binDir: on a node the DaemonSet mounts /opt/cni/bin at the same path; here the plugins are in CNI_PATH.
         config.update(cniConfigDir=str(confdir), multusAutoconfigDir=str(confdir), socketDir=str(socketdir),
                       binDir=CNI_PATH, logLevel="debug")
+        indicator = config.get("readinessindicatorfile")
+        if indicator:  # the daemon sees the node's / at /hostroot; here the nodes' / is self.hostroot
+            if not indicator.startswith(HOSTROOT + "/"):
+                raise HarnessError(f"readinessindicatorfile {indicator!r} is not below {HOSTROOT}: nothing to map it to")
+            config["readinessindicatorfile"] = str(self.hostroot) + indicator[len(HOSTROOT):]
         path = state / "daemon-config.json"
         path.write_text(json.dumps(config, indent=2))
         made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon_log=state / "multus-daemon.log",

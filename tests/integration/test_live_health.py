@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -18,7 +19,8 @@ import pytest
 from components.config.multus_health import quantity_value
 from components.multus.manifests import DAEMONSET, UPSTREAM_THIN_ARGS
 
-from .burst import NETWORK, Cgroup, add_all, create_pods
+from .burst import NETWORK, Cgroup, add_all, burst_pods
+from .conftest import said
 from .datapath import DataPath, FakeNode, HarnessError
 from .test_live_datapath import datapath  # noqa: F401 (the fixture)
 
@@ -138,6 +140,14 @@ def test_thin_a_rotated_token_reaches_the_node_with_our_args_and_never_with_upst
     eventually(node_ours.conflist.exists, 30, "the restarted thin_entrypoint wrote no 00-multus.conflist")
 
 
+def test_a_real_preview_warns_and_the_pack_flags_thin_args_that_cannot_refresh(new_stack):
+    stack = new_stack("own-args")
+    stack.set_config("multus-cni:multus", {"daemonset": {"args": list(UPSTREAM_THIN_ARGS)}})
+    done = stack.pulumi("preview", "--policy-pack", "policy", "--policy-pack-config", "policy/config.json")
+    assert said(done, "multus-cni:multus.daemonset.args: these arguments never refresh the node's Multus kubeconfig")
+    assert said(done, "multus-credentials-refresh") and said(done, "add '--cleanup-config-on-exit=true'")
+
+
 def test_thick_the_daemon_follows_a_rotated_token(new_stack, cluster, datapath):
     stack = new_stack()
     stack.set_config("multus-cni:multus", {"flavor": "thick"})
@@ -205,24 +215,59 @@ def test_thick_a_burst_oom_kills_the_daemon_at_upstreams_limit_and_not_at_the_de
     container = cluster.get("daemonset", "-n", namespace, DAEMONSET)["spec"]["template"]["spec"]["containers"][0]
     ours = container["resources"]["limits"]["memory"]
     node = cluster.get("nodes")["items"][0]["metadata"]["name"]
-    pods = create_pods(cluster, node, BURST, tmp_path)
     outcome = {}
-    for name, limit in (("upstream", UPSTREAM_THICK_MEMORY), ("ours", ours)):
-        cgroup = Cgroup(f"multus-live-{os.getpid()}-{name}")
-        try:
-            cgroup.limit(int(quantity_value(limit)))  # before the daemon starts, as for a container
-            dp = datapath(multus_namespace=namespace, flavor="thick", daemon_prefix=cgroup.join)
-            fake = dp.node(node)
-            failures = add_all(dp, pods)
-            outcome[name] = (len(failures), cgroup.oom_kills(), failures[:1])
-            cgroup.unlimit()  # so the teardown's DELs run: what raising the limit does on a node
-            if fake.daemon.poll() is not None:  # the kernel killed the daemon itself
-                dp.start(fake)
-                eventually(fake.conflist.exists, 60, "the restarted multus-daemon wrote no config")
-            dp.close()  # every process out of the cgroup before it is removed
-        finally:
-            cgroup.remove()
+    with burst_pods(cluster, node, BURST, tmp_path) as pods:
+        for name, limit in (("upstream", UPSTREAM_THICK_MEMORY), ("ours", ours)):
+            cgroup, dp = Cgroup(f"multus-live-{os.getpid()}-{name}"), None
+            try:
+                cgroup.limit(int(quantity_value(limit)))  # before the daemon starts, as for a container
+                dp = datapath(multus_namespace=namespace, flavor="thick", daemon_prefix=cgroup.join)
+                fake = dp.node(node)
+                failures = add_all(dp, pods)
+                outcome[name] = (len(failures), cgroup.oom_kills(), failures[:1])
+                cgroup.unlimit()  # so the DELs run: what raising the limit does on a node
+                if fake.daemon.poll() is not None:  # the kernel killed the daemon itself
+                    dp.start(fake)
+                    eventually(fake.conflist.exists, 60, "the restarted multus-daemon wrote no config")
+            finally:
+                try:
+                    if dp is not None:
+                        dp.close()  # DEL, and every process out of the cgroup before it is removed
+                finally:
+                    cgroup.remove()
     print(f"{BURST} concurrent ADDs: {outcome}")
-    failed, killed, first = outcome["upstream"]
+    failed, killed, _ = outcome["upstream"]
     assert killed > 0 and failed > 0, outcome
     assert outcome["ours"][:2] == (0, 0), outcome
+
+
+def test_thick_readiness_indicator_the_daemon_waits_for_the_file_and_exits_without_it(new_stack, cluster, datapath):
+    stack = new_stack()
+    stack.set_config("multus-cni:multus", {"flavor": "thick", "readinessIndicatorFile": "/run/flannel/subnet.env"})
+    stack.up()
+    namespace = stack.outputs()["multusNamespace"]
+    daemon_config = cluster.get("configmap", "-n", namespace, "multus-daemon-config")["data"]["daemon-config.json"]
+    assert '"readinessindicatorfile": "/hostroot/run/flannel/subnet.env"' in daemon_config
+    pod = sample_pod(cluster)
+
+    start = time.monotonic()
+    with pytest.raises(HarnessError, match="have you checked that your default network is ready"):
+        datapath(multus_namespace=namespace, flavor="thick").node(pod["spec"]["nodeName"])
+    assert time.monotonic() - start >= READINESS_TIMEOUT - 1  # it waited, then exited
+
+    dp = datapath(multus_namespace=namespace, flavor="thick")
+    indicator = dp.hostroot / "run" / "flannel" / "subnet.env"  # the node's /run/flannel/subnet.env
+
+    def primary_ready() -> None:
+        indicator.parent.mkdir(parents=True)
+        indicator.write_text("FLANNEL_NETWORK=10.244.0.0/16\n")
+
+    timer = threading.Timer(5, primary_ready)
+    timer.start()
+    start = time.monotonic()
+    try:
+        dp.node(pod["spec"]["nodeName"])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start >= 5  # it waited for the file
+    assert dp.attach(pod).result["interfaces"]
