@@ -103,3 +103,13 @@ def test_a_stopping_host_ends_its_children_and_starts_no_new_one():
     with pytest.raises(RuntimeError, match="stopping"):
         host.spawn([sys.executable, "-c", "pass"])
     assert not host.children
+
+
+def test_our_hosts_encode_pulumi_config_as_the_size_check_measures_it():
+    """render's 128 KiB check counts the engine's encoding; our hosts must send those very bytes."""
+    from langhost import go_json
+
+    from multus_cni_cli import stackfile
+
+    config = {"multus-cni:z": "é<>&\u2028\u2029 \"q\"\n", "kubernetes:context": "kind", "multus-cni:a": "[1, 2]"}
+    assert go_json(config) == stackfile.engine_json(config)
