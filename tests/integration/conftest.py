@@ -110,11 +110,20 @@ def cluster(toolchain, tmp_path_factory) -> Iterator[Cluster]:
     yield from own_cluster(toolchain, tmp_path_factory, "live")
 
 
+def without_salt(stack_file_text: str) -> list[str]:
+    """A stack file's lines but the `encryptionsalt:` of its passphrase secrets provider."""
+    return [line for line in stack_file_text.splitlines(keepends=True) if not line.startswith("encryptionsalt: ")]
+
+
 def copy_project(dest: Path) -> Path:
     """The project as a user checks it out, with the already-installed .venv linked in."""
     dest.mkdir(parents=True)
     for name in PROJECT_FILES:
         shutil.copy2(ROOT / name, dest / name)
+    # Without the salt a user's own `make up` wrote into the checkout's stack file: a fresh checkout
+    # has none, and with another passphrase that salt would not open the copy's new backend.
+    stack_file = dest / "Pulumi.dev.yaml"
+    stack_file.write_text("".join(without_salt(stack_file.read_text())))
     ignore = shutil.ignore_patterns("__pycache__", "venv", ".venv", "*.pyc")
     for name in PROJECT_DIRS:
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
