@@ -41,10 +41,24 @@ def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOp
     return cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})
 
 
-def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[str, Any]], **options: Any) -> dict[str, pulumi.CustomResource]:
+def object_id(manifest: dict[str, Any]) -> str:
+    """The provider's ID of an object, what the `import` option names: `namespace/name`, or `name`
+    for a cluster-scoped one (pulumi-kubernetes provider.go, parseFqName)."""
+    metadata = manifest["metadata"]
+    return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
+
+
+def adopting(manifest: dict[str, Any], adopt: bool) -> dict[str, Any]:
+    """The `import_` option that takes over the object the cluster already has, when adopting."""
+    return {"import_": object_id(manifest)} if adopt else {}
+
+
+def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[str, Any]], adopt: bool = False,
+                    **options: Any) -> dict[str, pulumi.CustomResource]:
     """A component's objects, keyed by role: each named f"{name}-{role}", parented to the component,
-    with only the options given (protection, for example, comes from the parent)."""
-    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options)) for role, obj in objects.items()}
+    with only the options given (protection, for example, comes from the parent); `adopt` imports each."""
+    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options, **adopting(obj, adopt)))
+            for role, obj in objects.items()}
 
 
 def cluster_role_binding(name: str, role: str, account: str, namespace: str) -> dict[str, Any]:

@@ -123,6 +123,9 @@ class MultusConfig(Model):
     """The Tanzu package to install in `tanzu-package` mode."""
     resources: MultusResources = MultusResources()
     """CPU and memory of the DaemonSet's `daemon` and `init` containers; the defaults give Guaranteed QoS."""
+    adopt: bool = False
+    """Take over the Multus the cluster already runs: the first `pulumi up` imports each object this
+    config renders (same names and namespace) instead of creating it. Inert once imported."""
     readinessIndicatorFile: Optional[NodePath] = None
     """A file on the node whose existence says the primary CNI is ready; Multus waits for it before
     attaching a pod. Off by default: the path depends on the primary CNI (docs/operations.md)."""

@@ -80,6 +80,8 @@ class NetworkConfig(Named, Model):
     """Annotations of the NAD (k8s.v1.cni.cncf.io/resourceName for device plugins)."""
     raw: bool = False
     """Allow plugin and IPAM types outside the catalog (their settings are passed unchecked)."""
+    adopt: bool = False
+    """The NAD already exists in the cluster: the first `pulumi up` imports it instead of creating it."""
 
     _summary: Summary = PrivateAttr(default_factory=Summary)
     _catalog_warnings: list = PrivateAttr(default_factory=list)

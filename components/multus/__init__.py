@@ -46,7 +46,7 @@ class Multus(pulumi.ComponentResource):
             install = objects["package-install"]
             children["package-install"] = kube.create(
                 f"{name}-package-install", install,
-                pulumi.ResourceOptions(parent=self, depends_on=list(children.values())),
+                pulumi.ResourceOptions(parent=self, depends_on=list(children.values()), **kube.adopting(install, cfg.adopt)),
             )
             self.namespace = pulumi.Output.from_input(cfg.namespace)
             self.daemonset_name = pulumi.Output.from_input(tanzu.daemonset_name(cfg))
@@ -65,4 +65,4 @@ class Multus(pulumi.ComponentResource):
         })
 
     def _create(self, name: str, objects: dict[str, dict]) -> dict[str, pulumi.CustomResource]:
-        return kube.create_children(self, name, objects)
+        return kube.create_children(self, name, objects, adopt=self.config.adopt)
