@@ -72,16 +72,20 @@ def cluster_role_binding(name: str, role: str, account: str, namespace: str) -> 
     }
 
 
-def daemonset(name: str, namespace: str, labels: dict[str, str], pod_labels: dict[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+def daemonset(name: str, namespace: str, labels: dict[str, str], pod_labels: dict[str, str], pod_spec: dict[str, Any],
+              max_unavailable: int | str | None = None) -> dict[str, Any]:
     """A DaemonSet manifest in the shape upstream node agents share: selected by its `name` label,
-    rolling updates."""
+    rolling updates (`max_unavailable` nodes at a time when given, else the API server's default of 1)."""
+    strategy: dict[str, Any] = {"type": "RollingUpdate"}
+    if max_unavailable is not None:
+        strategy["rollingUpdate"] = {"maxUnavailable": max_unavailable}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "selector": {"matchLabels": {"name": pod_labels["name"]}},
-            "updateStrategy": {"type": "RollingUpdate"},
+            "updateStrategy": strategy,
             "template": {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec},
         },
     }

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from ..images import is_moving_tag
 from ..core.errors import fail
@@ -59,6 +59,8 @@ def _matching(pattern: str, what: str, example: str) -> AfterValidator:
 
 Repository = Annotated[str, _matching(r"[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*", "an image repository", UPSTREAM_REPOSITORY)]
 ImageName = Annotated[str, _matching(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image name", UPSTREAM_IMAGE_NAME)]
+#: A share of the nodes, as the DaemonSet's rollingUpdate takes it (intstr percent: 1% to 100%).
+Percent = Annotated[str, _matching(r"(100|[1-9][0-9]?)%", "a percentage of the nodes", "25%")]
 Tag = Annotated[str, _matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag", UPSTREAM_VERSION)]
 
 
@@ -123,6 +125,9 @@ class MultusConfig(Model):
     """The Tanzu package to install in `tanzu-package` mode."""
     resources: MultusResources = MultusResources()
     """CPU and memory of the DaemonSet's `daemon` and `init` containers; the defaults give Guaranteed QoS."""
+    maxUnavailable: Union[PositiveInt, Percent] = 1
+    """How many nodes at a time lose their Multus pod in a rolling update of the DaemonSet (a number,
+    or a percentage of the nodes such as '10%'); pods created on such a node meanwhile wait for it."""
     adopt: bool = False
     """Take over the Multus the cluster already runs: the first `pulumi up` imports each object this
     config renders (same names and namespace) instead of creating it. Inert once imported."""
@@ -152,7 +157,7 @@ class MultusConfig(Model):
         """resources and readinessIndicatorFile reach only the DaemonSets this project renders, and the
         indicator only a config thin_entrypoint generates."""
         found: list[tuple[tuple, str]] = []
-        set_here = [k for k in ("resources", "readinessIndicatorFile") if k in self.model_fields_set]
+        set_here = [k for k in ("resources", "readinessIndicatorFile", "maxUnavailable") if k in self.model_fields_set]
         if self.mode == "tanzu-package":
             found += [((key,), "is not used in tanzu-package mode: the package's bundle renders the DaemonSet; "
                                "use mode 'manifest'") for key in set_here]

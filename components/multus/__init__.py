@@ -65,4 +65,10 @@ class Multus(pulumi.ComponentResource):
         })
 
     def _create(self, name: str, objects: dict[str, dict]) -> dict[str, pulumi.CustomResource]:
-        return kube.create_children(self, name, objects, adopt=self.config.adopt)
+        """The DaemonSet last: in a flavor switch its pods must find the new ConfigMap (created first)."""
+        daemonset = objects.pop("daemonset", None)
+        children = kube.create_children(self, name, objects, adopt=self.config.adopt)
+        if daemonset is not None:
+            children |= kube.create_children(self, name, {"daemonset": daemonset}, adopt=self.config.adopt,
+                                             depends_on=list(children.values()))
+        return children

@@ -44,24 +44,44 @@ _DESCRIPTION = (
     "information available at: https://github.com/k8snetworkplumbingwg/multi-net-spec"
 )
 
-# The sample conf upstream ships in multus-cni-config; only read with
+# The sample conf upstream ships in multus-cni-config, as upstream's text byte for byte (v4.3.0
+# deployments/multus-daemonset.yml, its indentation included), so a ConfigMap applied from that file is
+# adopted unchanged: the provider replaces a ConfigMap whose data differs. Only read with
 # --multus-conf-file=/tmp/multus-conf/70-multus.conf, ignored with `auto`.
-_SAMPLE_CNI_CONF = {
-    "name": "multus-cni-network",
-    "type": "multus",
-    "capabilities": {"portMappings": True},
-    "delegates": [{
-        "cniVersion": "0.3.1",
-        "name": "default-cni-network",
-        "plugins": [
-            {"type": "flannel", "name": "flannel.1", "delegate": {"isDefaultGateway": True, "hairpinMode": True}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }],
-    "kubeconfig": "/etc/cni/net.d/multus.d/multus.kubeconfig",
+SAMPLE_CNI_CONF_TEXT = """{
+  "name": "multus-cni-network",
+  "type": "multus",
+  "capabilities": {
+    "portMappings": true
+  },
+  "delegates": [
+    {
+      "cniVersion": "0.3.1",
+      "name": "default-cni-network",
+      "plugins": [
+        {
+          "type": "flannel",
+          "name": "flannel.1",
+            "delegate": {
+              "isDefaultGateway": true,
+              "hairpinMode": true
+            }
+          },
+          {
+            "type": "portmap",
+            "capabilities": {
+              "portMappings": true
+            }
+          }
+      ]
+    }
+  ],
+  "kubeconfig": "/etc/cni/net.d/multus.d/multus.kubeconfig"
 }
+"""
 
-# Thick daemon settings, upstream's multus-daemon-config ConfigMap verbatim.
+# Thick daemon settings, upstream's multus-daemon-config ConfigMap verbatim, in its key order: rendered
+# with `daemon_config_text` it is upstream's text byte for byte (see SAMPLE_CNI_CONF_TEXT for why).
 _DAEMON_CONFIG = {
     "chrootDir": "/hostroot",
     "cniVersion": "0.3.1",
@@ -72,10 +92,6 @@ _DAEMON_CONFIG = {
     "multusConfigFile": "auto",
     "socketDir": "/host/run/multus/",
 }
-
-
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
 
 def crd() -> dict:
@@ -167,11 +183,23 @@ def thin_args(cfg: MultusConfig) -> list[str]:
     return args
 
 
+def daemon_config_text(cfg: MultusConfig) -> str:
+    """Upstream's indentation and key order, the readiness indicator last: the same config always
+    gives the same bytes, and upstream's config gives upstream's."""
+    return json.dumps(daemon_config(cfg), indent=4) + "\n"
+
+
+def config_map_role(cfg: MultusConfig) -> str:
+    """Each flavor's ConfigMap has its own name, so its own Pulumi resource: a flavor switch creates
+    the new one and deletes the superseded one (docs/operations.md "Upgrading Multus")."""
+    return "daemon-config" if cfg.layout == "thick" else "config"
+
+
 def config_map(cfg: MultusConfig) -> dict:
     if cfg.layout == "thick":
-        name, data = "multus-daemon-config", {"daemon-config.json": _pretty(daemon_config(cfg))}
+        name, data = "multus-daemon-config", {"daemon-config.json": daemon_config_text(cfg)}
     else:
-        name, data = "multus-cni-config", {"cni-conf.json": _pretty(_SAMPLE_CNI_CONF)}
+        name, data = "multus-cni-config", {"cni-conf.json": SAMPLE_CNI_CONF_TEXT}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -182,7 +210,7 @@ def config_map(cfg: MultusConfig) -> dict:
 
 def daemonset(cfg: MultusConfig) -> dict:
     pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod, "v3.9": _v3_pod}[cfg.layout](cfg)
-    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, pod_spec)
+    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, pod_spec, max_unavailable=cfg.maxUnavailable)
 
 
 def objects(cfg: MultusConfig) -> dict[str, dict]:
@@ -192,7 +220,7 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
         "cluster-role": cluster_role(cfg),
         "cluster-role-binding": cluster_role_binding(cfg),
         "service-account": service_account(cfg),
-        "config": config_map(cfg),
+        config_map_role(cfg): config_map(cfg),
         "daemonset": daemonset(cfg),
     }
 
