@@ -4,12 +4,9 @@ stays true); only the node-cleanup objects, which are not in the stack, go throu
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Optional
 
 from components.multus import manifests
@@ -17,39 +14,10 @@ from . import daemonset
 from .cluster import Cluster
 from .plan import Facts, Refusal, judge_reports, refusal, steps
 from .state import StackState
+from ..pulumi_cli import Pulumi, StepFailed
 
 POLL_SECONDS = 1.0
 STEPS = 5
-
-
-class StepFailed(Exception):
-    """A step did not finish; the message says which and why (what is left is for the next run)."""
-
-
-@dataclass
-class Pulumi:
-    stack: str
-    cwd: Path
-
-    def __call__(self, *args: str, what: str) -> str:
-        command = ["pulumi", *args, "--stack", self.stack, "--non-interactive"]
-        try:
-            done = subprocess.run(command, cwd=self.cwd, capture_output=True, text=True, timeout=1800)
-        except FileNotFoundError:
-            raise StepFailed("the Pulumi CLI (`pulumi`) is not on PATH") from None
-        except subprocess.TimeoutExpired:
-            raise StepFailed(f"{what}: `pulumi {' '.join(args[:2])}` did not finish in 30 minutes") from None
-        if done.returncode:
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-            raise StepFailed(f"{what}: `pulumi {' '.join(args[:3])}` failed (exit {done.returncode}):\n{tail}")
-        return done.stdout
-
-    def state(self) -> StackState:
-        what = "reading the stack's state"
-        try:
-            return StackState(json.loads(self("stack", "export", what=what)))
-        except ValueError:
-            raise StepFailed(f"{what}: `pulumi stack export` did not print JSON") from None
 
 
 def facts(cluster: Cluster) -> Facts:
