@@ -1,0 +1,115 @@
+"""Upgrading the Multus a stack owns, with the real `pulumi` CLI on the kwok cluster: a version bump
+is an in-place update of the protected DaemonSet; a flavor switch goes through `multus-cni upgrade`,
+which lifts protection from exactly the superseded ConfigMap; an upgrade never rides along with a
+network change. What the nodes' binaries do across versions: test_live_upgrade_datapath.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import Stack, said
+from .test_live_lifecycle import planned
+
+pytestmark = pytest.mark.live
+
+DS = ("daemonset", "-n", "kube-system", "kube-multus-ds")
+NETWORK = {"name": "blue", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0",
+                                      "ipam": {"type": "host-local", "subnet": "192.0.2.0/24"}}}
+
+
+def tool(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "multus_cni_cli", *args, "--stack", stack.name], cwd=stack.workdir,
+                          env=stack.env, capture_output=True, text=True, timeout=900)
+
+
+def daemonset(cluster) -> dict:
+    return cluster.get(*DS)
+
+
+def image(ds: dict) -> str:
+    return ds["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def protected(stack: Stack) -> dict[str, bool]:
+    """Whether each object of the Multus component is protected, by Pulumi name."""
+    return {r["urn"].rsplit("::", 1)[-1]: bool(r.get("protect")) for r in stack.state()
+            if (r.get("parent") or "").endswith("multus-cni:index:Multus::multus")}
+
+
+@pytest.mark.parametrize("old", ["v4.2.3", "v3.9.3"], ids=["v4.2.3-to-v4.3.0", "v3.9.3-to-v4.3.0"])
+def test_a_version_bump_updates_the_protected_daemonset_in_place(new_stack, cluster, old):
+    """multus-cni#1218: the path from an older Multus (v3.9.3 is what the guide's Tanzu v3 users run)."""
+    stack = new_stack("bump", config_from=None)
+    stack.set_config("multus-cni:multus", {"image": {"tag": old}})
+    stack.set_config("multus-cni:networks", [NETWORK])
+    stack.up()
+    before = daemonset(cluster)
+    stack.set_config("multus-cni:multus", {})
+    plan = tool(stack, "upgrade")
+    assert plan.returncode == 0, plan.stderr
+    assert f"multus-cni:{old} " in plan.stdout and "multus-cni:v4.3.0 (thin)" in plan.stdout
+    assert "unprotect" not in plan.stdout and "at most 1 at a time" in plan.stdout
+    # Only updates: nothing created, deleted or replaced, and the protected objects stay protected.
+    assert set(planned(stack).values()) == {"update"}
+    stack.up()
+    after = daemonset(cluster)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    assert image(after).endswith(":v4.3.0")
+    assert after["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == 1
+    assert all(protected(stack)[name] for name in ("multus-daemonset", "multus-config", "multus-crd"))
+    stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_a_flavor_switch_needs_the_upgrade_command_and_deletes_only_the_superseded_config_map(new_stack, cluster):
+    stack = new_stack("flavor", config_from=None)
+    stack.set_config("multus-cni:networks", [NETWORK])
+    stack.up()
+    uid = daemonset(cluster)["metadata"]["uid"]
+    stack.set_config("multus-cni:multus", {"flavor": "thick"})
+    # A plain `pulumi up` may not delete the protected thin ConfigMap: its preview fails, nothing changes.
+    refused = stack.pulumi("up", "--yes", check=False)
+    assert refused.returncode != 0 and said(refused, "protected")
+    assert cluster.kubectl("get", "configmap", "-n", "kube-system", "multus-daemon-config", check=False).returncode != 0
+    assert image(daemonset(cluster)).endswith(":v4.3.0")
+
+    plan = tool(stack, "upgrade")
+    assert plan.returncode == 0, plan.stderr
+    assert "pulumi state unprotect" in plan.stdout and "multus-config " in plan.stdout
+    assert all(protected(stack).values())  # the plan changed nothing
+    done = tool(stack, "upgrade", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ds = daemonset(cluster)
+    assert ds["metadata"]["uid"] == uid and image(ds).endswith(":v4.3.0-thick")
+    assert cluster.kubectl("get", "configmap", "-n", "kube-system", "multus-cni-config", check=False).returncode != 0
+    cluster.get("configmap", "-n", "kube-system", "multus-daemon-config")
+    # Every Multus object left is protected, the new ConfigMap included.
+    assert protected(stack) == {name: True for name in (
+        "multus-crd", "multus-cluster-role", "multus-cluster-role-binding", "multus-service-account",
+        "multus-daemon-config", "multus-daemonset")}
+    stack.pulumi("preview", "--expect-no-changes")
+
+    # And back to thin, the same way.
+    stack.set_config("multus-cni:multus", {})
+    back = tool(stack, "upgrade", "--yes")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert daemonset(cluster)["metadata"]["uid"] == uid and image(daemonset(cluster)).endswith(":v4.3.0")
+    assert cluster.kubectl("get", "configmap", "-n", "kube-system", "multus-daemon-config", check=False).returncode != 0
+    stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_an_upgrade_with_a_network_change_is_refused_and_changes_nothing(new_stack, cluster):
+    stack = new_stack("refuse", config_from=None)
+    stack.set_config("multus-cni:multus", {"image": {"tag": "v4.2.3"}})
+    stack.set_config("multus-cni:networks", [NETWORK])
+    stack.up()
+    generation = daemonset(cluster)["metadata"]["generation"]
+    stack.set_config("multus-cni:multus", {})
+    stack.set_config("multus-cni:networks", [{**NETWORK, "config": {**NETWORK["config"], "mode": "vepa"}}])
+    done = tool(stack, "upgrade", "--yes")
+    assert done.returncode == 1
+    assert said(done, "refused: this run would upgrade Multus and change networks (default/blue changed)")
+    assert daemonset(cluster)["metadata"]["generation"] == generation
