@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from components.annotations import NAD_API_VERSION, NAD_KIND
-from components.multus import TYPE as MULTUS_TYPE
+from components.multus import TYPE as MULTUS_TYPE, rollout
 from components.testing import Registration
 
 from . import stackfile
@@ -87,25 +87,10 @@ def _nads(resources: list[dict]) -> dict[tuple, str]:
     return out
 
 
-def _template(obj: Optional[Obj]) -> Any:
-    return ((obj.inputs.get("spec") or {}).get("template")) if obj else None
-
-
-def _describe(obj: Optional[Obj]) -> str:
-    """`image (flavor)` of a Multus DaemonSet."""
-    if obj is None:
-        return "none"
-    containers = ((_template(obj) or {}).get("spec") or {}).get("containers") or [{}]
-    command = " ".join(containers[0].get("command") or [])
-    flavor = "thick" if "multus-daemon" in command else "v3" if "entrypoint.sh" in command else "thin"
-    return f"{containers[0].get('image', '?')} ({flavor})"
-
-
 @dataclass
 class Plan:
-    before: str = "none"
-    after: str = "none"
-    max_unavailable: Any = None
+    old_daemonset: Optional[dict] = None
+    new_daemonset: Optional[dict] = None
     nodes: Optional[int] = None
     renames: list[tuple[Obj, Obj]] = field(default_factory=list)   # (in state, as the program names it)
     unprotect: list[Obj] = field(default_factory=list)             # superseded: deleted after the roll
@@ -114,15 +99,26 @@ class Plan:
     network_changes: list[str] = field(default_factory=list)
 
     @property
+    def before(self) -> str:
+        return rollout.describe(self.old_daemonset)
+
+    @property
+    def after(self) -> str:
+        return rollout.describe(self.new_daemonset)
+
+    @property
+    def rolls(self) -> bool:
+        return rollout.rolls(self.old_daemonset, self.new_daemonset)
+
+    @property
     def upgrading(self) -> bool:
-        return bool(self.unprotect or self.creates or self.renames or self.before != self.after)
+        return bool(self.unprotect or self.creates or self.renames or self.rolls)
 
     @property
     def refused(self) -> Optional[str]:
+        """The hooks' refusal (multus/rollout.py), for removals too: this command sees the whole run."""
         if self.upgrading and self.network_changes:
-            return ("refused: this run would upgrade Multus and change networks (" + ", ".join(self.network_changes) +
-                    "); Multus reads a NAD only when a pod is created, and while the DaemonSet rolls, nodes run two "
-                    "Multus versions: run `pulumi up` for the networks first (with the old Multus config), then upgrade")
+            return rollout.REFUSAL.format(networks=", ".join(self.network_changes))
         return None
 
 
@@ -135,12 +131,8 @@ def plan(exported: dict, registrations: list[Registration]) -> Plan:
     result = Plan()
     old_ds = next((o for o in old.values() if o.type == DAEMONSET_TYPE), None)
     new_ds = next((o for o in new.values() if o.type == DAEMONSET_TYPE), None)
-    result.before, result.after = _describe(old_ds), _describe(new_ds)
-    if new_ds is not None:
-        strategy = (new_ds.inputs.get("spec") or {}).get("updateStrategy") or {}
-        count = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1)
-        # Under mocks numbers arrive as floats (protobuf Struct).
-        result.max_unavailable = int(count) if isinstance(count, float) and count.is_integer() else count
+    result.old_daemonset = old_ds.inputs if old_ds else None
+    result.new_daemonset = new_ds.inputs if new_ds else None
     for r in state:
         if old_ds is not None and r["urn"] == old_ds.urn:
             result.nodes = ((r.get("outputs") or {}).get("status") or {}).get("desiredNumberScheduled")
@@ -155,8 +147,6 @@ def plan(exported: dict, registrations: list[Registration]) -> Plan:
             result.unprotect.append(o)
     result.creates = sorted(by_identity.values(), key=lambda o: o.urn)
     result.updates = sorted((o for urn, o in new.items() if urn in old and _differs(old[urn], o)), key=lambda o: o.urn)
-    if _template(old_ds) == _template(new_ds):
-        result.before = result.after  # the pod template is the same: nothing rolls
     old_nads, new_nads = _nads(state), _nads(program)
     for key in sorted(set(old_nads) | set(new_nads), key=str):
         where = "/".join(k for k in key if k)
@@ -190,12 +180,8 @@ def render(stack: str, p: Plan) -> str:
     lines.append(f"{step}. pulumi up (its preview first: any other protected delete or replacement fails it)")
     lines += [f"   create {o.ref}" for o in p.creates]
     lines += [f"   update {o.ref} in place" for o in p.updates]
-    if p.before != p.after:
-        nodes = f"{p.nodes} nodes" if p.nodes is not None else "every node"
-        lines.append(f"   rolling update of the DaemonSet over {nodes}, at most {p.max_unavailable} at a time (multus.maxUnavailable):"
-                     " on each node the old Multus pod stops and the new one starts (its init container installs the new"
-                     " binary, then it writes the node's Multus config); pods that exist keep their attachments, and their"
-                     " DEL is run by the new Multus; a pod created on that node meanwhile waits until Multus is back")
+    if p.rolls:
+        lines.append("   " + rollout.what_each_node_does(p.old_daemonset, p.new_daemonset, p.nodes))
     lines += [f"   delete {o.ref} (after the DaemonSet rolled)" for o in p.unprotect]
     return "\n".join(lines) + "\n"
 

@@ -15,7 +15,7 @@ from .. import arguments, kube
 from ..annotations import NAD_CRD_NAME
 from ..config import MultusConfig, validate
 from ..warnings import warn_all
-from . import manifests, tanzu
+from . import manifests, rollout, tanzu
 
 TYPE = "multus-cni:index:Multus"
 
@@ -39,6 +39,7 @@ class Multus(pulumi.ComponentResource):
         super().__init__(TYPE, name, {}, pulumi.ResourceOptions.merge(pulumi.ResourceOptions(protect=True), opts))
         warn_all(self, label, cfg.warnings())
         self.config = cfg
+        self.guard = rollout.Guard(name)
 
         if cfg.mode == "tanzu-package":
             objects = tanzu.objects(cfg)
@@ -70,5 +71,6 @@ class Multus(pulumi.ComponentResource):
         children = kube.create_children(self, name, objects, adopt=self.config.adopt)
         if daemonset is not None:
             children |= kube.create_children(self, name, {"daemonset": daemonset}, adopt=self.config.adopt,
-                                             depends_on=list(children.values()))
+                                             depends_on=list(children.values()), hooks=self.guard.on_daemonset())
+            self.guard.daemonset = children["daemonset"]
         return children

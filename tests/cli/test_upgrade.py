@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from multus_cni_cli import stackfile, upgrade
+from components.multus import rollout
 from multus_cni_cli.render import run_program
 from conftest import FIXTURES
 
@@ -48,12 +49,18 @@ def test_a_version_bump_unprotects_nothing_and_rolls_at_max_unavailable(tmp_path
     p = upgrade.plan(EXPORT, registrations(tmp_path, {"image": {"tag": "v4.2.3"}, "maxUnavailable": "50%"}))
     assert p.unprotect == [] and p.creates == [] and p.renames == []
     assert p.after.endswith("multus-cni:v4.2.3 (thin)") and p.upgrading
-    assert p.max_unavailable == "50%"
+    assert rollout.max_unavailable(p.new_daemonset) == "50%"
     assert "at most 50% at a time" in upgrade.render("dev", p)
 
 
+def as_export(regs: list) -> dict:
+    """A state holding what the program registers (the inputs a `pulumi up` of it records)."""
+    return {"deployment": {"resources": [{"urn": r.urn, "type": r.type, "parent": r.parent, "custom": r.custom,
+                                          "inputs": r.inputs} for r in regs]}}
+
+
 def test_the_same_config_is_nothing_to_upgrade(tmp_path):
-    p = upgrade.plan(EXPORT, registrations(tmp_path))
+    p = upgrade.plan(as_export(registrations(tmp_path)), registrations(tmp_path))
     assert not p.upgrading and p.network_changes == []
     assert "Nothing to upgrade" in upgrade.render("dev", p)
 
@@ -65,12 +72,13 @@ def test_an_upgrade_with_a_network_change_is_refused_in_one_line(tmp_path):
     p = upgrade.plan(EXPORT, registrations(tmp_path, {"image": {"tag": "v4.2.3"}},
                                            networks=[{**network, "config": changed}]))
     assert p.network_changes == ["default/macvlan-conf changed"]
-    assert p.refused.startswith("refused: this run would upgrade Multus and change networks (default/macvlan-conf changed)")
+    assert p.refused.startswith("refused: this `pulumi up` would roll the Multus DaemonSet and change networks "
+                                "(default/macvlan-conf changed)")
     assert "\n" not in p.refused
 
 
 def test_a_network_change_alone_is_not_an_upgrade(tmp_path):
-    p = upgrade.plan(EXPORT, registrations(tmp_path, networks=[], workloads=[]))
+    p = upgrade.plan(as_export(registrations(tmp_path)), registrations(tmp_path, networks=[], workloads=[]))
     assert p.network_changes == ["default/macvlan-conf removed"] and not p.upgrading and p.refused is None
 
 

@@ -54,6 +54,10 @@ def test_a_version_bump_updates_the_protected_daemonset_in_place(new_stack, clus
     assert "unprotect" not in plan.stdout and "at most 1 at a time" in plan.stdout
     # Only updates: nothing created, deleted or replaced, and the protected objects stay protected.
     assert set(planned(stack).values()) == {"update"}
+    # The preview says what each node goes through (the DaemonSet's hook, multus/rollout.py).
+    preview = stack.pulumi("preview")
+    assert said(preview, f"rolling update of the Multus DaemonSet from ghcr.io/k8snetworkplumbingwg/multus-cni:{old} (")
+    assert said(preview, "to ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0 (thin) over every node, at most 1 at a time")
     stack.up()
     after = daemonset(cluster)
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
@@ -111,5 +115,17 @@ def test_an_upgrade_with_a_network_change_is_refused_and_changes_nothing(new_sta
     stack.set_config("multus-cni:networks", [{**NETWORK, "config": {**NETWORK["config"], "mode": "vepa"}}])
     done = tool(stack, "upgrade", "--yes")
     assert done.returncode == 1
-    assert said(done, "refused: this run would upgrade Multus and change networks (default/blue changed)")
+    assert said(done, "refused: this `pulumi up` would roll the Multus DaemonSet and change networks (default/blue changed)")
     assert daemonset(cluster)["metadata"]["generation"] == generation
+    # A plain `pulumi up` is refused the same way by the hooks, in its preview: nothing is applied.
+    plain = stack.pulumi("up", "--yes", check=False)
+    assert plain.returncode != 0
+    assert said(plain, "refused: this `pulumi up` would roll the Multus DaemonSet and change networks (default/blue)")
+    assert daemonset(cluster)["metadata"]["generation"] == generation
+    assert "vepa" not in cluster.get("network-attachment-definitions", "-n", "default", "blue")["spec"]["config"]
+    # One change at a time works: the network first, then the upgrade.
+    stack.set_config("multus-cni:multus", {"image": {"tag": "v4.2.3"}})
+    stack.up()
+    stack.set_config("multus-cni:multus", {})
+    stack.up()
+    assert image(daemonset(cluster)).endswith(":v4.3.0")
