@@ -95,6 +95,9 @@ def objects(cfg: MultusConfig) -> dict[str, dict]:
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": secret, "namespace": ns, "annotations": dict(marks)},
+            # What kctrl's Secret gets from the API server; a Secret's type cannot change, so leaving it
+            # out would make adopting the install a replacement (refused: protected).
+            "type": "Opaque",
             "stringData": {"values.yaml": values_yaml(cfg)},
         },
         "package-install": {
