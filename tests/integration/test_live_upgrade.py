@@ -129,3 +129,23 @@ def test_an_upgrade_with_a_network_change_is_refused_and_changes_nothing(new_sta
     stack.set_config("multus-cni:multus", {})
     stack.up()
     assert image(daemonset(cluster)).endswith(":v4.3.0")
+
+
+def test_the_upgrade_command_lifts_no_other_protection(new_stack, cluster):
+    """A flavor switch together with a new namespace would replace the ServiceAccount and DaemonSet:
+    `multus-cni upgrade` unprotects only the superseded ConfigMap, so the `up`'s preview fails."""
+    stack = new_stack("other", config_from=None)
+    stack.up()
+    uid = daemonset(cluster)["metadata"]["uid"]
+    stack.set_config("multus-cni:multus", {"flavor": "thick", "namespace": "multus"})
+    done = tool(stack, "upgrade", "--yes")
+    assert done.returncode == 1
+    assert said(done, "upgrade stopped: pulumi up:") and said(done, "protect")
+    assert daemonset(cluster)["metadata"]["uid"] == uid and image(daemonset(cluster)).endswith(":v4.3.0")
+    assert cluster.kubectl("get", "daemonset", "-n", "multus", "kube-multus-ds", check=False).returncode != 0
+    # Exactly the superseded ConfigMap lost its protection; the rest of Multus keeps it.
+    assert [name for name, on in protected(stack).items() if not on] == ["multus-config"]
+    # Going back to the deployed config protects it again with a plain `pulumi up`.
+    stack.set_config("multus-cni:multus", {})
+    stack.up()
+    assert all(protected(stack).values())
