@@ -46,11 +46,10 @@ class NetworkAttachment(pulumi.ComponentResource):
         warn_all(self, label, network.warnings())
         self.network = network
 
-        manifest = nad_manifest(network)
         self.nad = kube.create(
-            f"{name}-nad", manifest,
-            pulumi.ResourceOptions(parent=self, depends_on=[*([multus] if multus else []), *needs] or None,
-                                   **kube.adopting(manifest, network.adopt)),
+            f"{name}-nad", nad_manifest(network),
+            pulumi.ResourceOptions(parent=self, depends_on=[*([multus] if multus else []), *needs] or None),
+            adopt=network.adopt,
         )
         self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
         self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])
