@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 from components import kube
-from conftest import MULTUS, NAD, children_of, only
+from components.multus import manifests
+from conftest import FIXTURES, MULTUS, NAD, children_of, only
 
+ADOPT = FIXTURES / "adopt"
 NETWORK = {"name": "storage", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1",
                                          "ipam": {"type": "host-local", "subnet": "192.168.50.0/24"}}}
 
@@ -52,3 +54,31 @@ def test_tanzu_package_mode_adopts_what_tanzu_package_install_created(run_stack)
     children = children_of(run_, only(run_, MULTUS).urn)
     assert {r.inputs["kind"] for r in children} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "PackageInstall"}
     assert all(r.request.importId == _id(r) for r in children)
+
+
+def test_the_crd_is_upstreams_as_the_api_server_holds_it_after_kubectl_apply():
+    """Every field we render has the value of upstream v4.3.0's CRD on a real API server (the capture
+    of `kubectl apply -f deployments/multus-daemonset.yml`, tests/fixtures/adopt/capture.py), so
+    adopting it changes nothing; the schema's descriptions included."""
+    live = json.loads((ADOPT / "crd-live.json").read_text())
+
+    def same(rendered, held, where="") -> list[str]:
+        if isinstance(rendered, dict):
+            return [p for k, v in rendered.items() for p in same(v, (held or {}).get(k), f"{where}.{k}")]
+        return [] if rendered == held else [where]
+
+    assert same(manifests.crd(), live) == []
+    # `versions` is an atomic list: an apply replaces it whole, so it must be upstream's whole.
+    assert manifests.crd()["spec"]["versions"] == live["spec"]["versions"]
+
+
+def test_the_thick_pod_lists_mounts_and_volumes_in_upstreams_order():
+    """Server-side apply keeps the applier's order of a keyed list: another order would change an
+    adopted DaemonSet's pod template (and roll its pods)."""
+    from components.config import MultusConfig
+
+    live = json.loads((ADOPT / "thick-live.json").read_text())["spec"]["template"]["spec"]
+    ours = manifests.daemonset(MultusConfig(flavor="thick"))["spec"]["template"]["spec"]
+    assert [v["name"] for v in ours["volumes"]] == [v["name"] for v in live["volumes"]]
+    assert [m["mountPath"] for m in ours["containers"][0]["volumeMounts"]] == [
+        m["mountPath"] for m in live["containers"][0]["volumeMounts"]]
