@@ -287,8 +287,8 @@ def with_owners(diffs: list[Difference], owners: dict[str, str]) -> list[str]:
 
 
 def replaced_on(kind: str, diffs: Sequence[Difference]) -> list[str]:
-    fields = REPLACED_ON.get(kind, ())
-    return [d.path for d in diffs if any(d.path == f or d.path.startswith(f + ".") or d.path.startswith(f + "[") for f in fields)]
+    """The differences on which the provider replaces an object of this kind."""
+    return [d.path for d in diffs if any(_covers(f, d.path) for f in REPLACED_ON.get(kind, ()))]
 
 
 # --- the config that would keep the live values ------------------------------------------------
