@@ -159,8 +159,19 @@ def _walk(a: Any, b: Any, parts: tuple, ignored: tuple, out: list[Difference]) -
             if found or mine.keys() != theirs.keys():
                 out += found
                 return  # else only the order differs: the list as a whole, below
+    if a is ABSENT or b is ABSENT:  # a map on one side only: what is left of it but the ignored keys
+        a, b = (_kept(v, parts, ignored) for v in (a, b))
+        if a is b:
+            return
     if a != b or type(a) is not type(b):
         out.append(Difference(format_path(parts), a, b))
+
+
+def _kept(value: Any, parts: tuple, ignored: tuple) -> Any:
+    if not isinstance(value, dict):
+        return value
+    kept = {k: _kept(v, (*parts, k), ignored) for k, v in value.items() if not any((*parts, k)[:len(s)] == s for s in ignored)}
+    return {k: v for k, v in kept.items() if v is not ABSENT} or ABSENT
 
 
 def _id(value: Any) -> str:
