@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from components import kube
 from multus_cni_cli import adopt_plan as ap
 from .conftest import ROOT, Cluster, Stack, Stacks, own_cluster, said
 
@@ -148,6 +149,7 @@ def test_upstream_multus_is_adopted_unchanged_with_the_config_adopt_plan_suggest
     assert live_image == f"ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot{'-thick' if flavor == 'thick' else ''}"
     assert ({f"{container}.args"} <= paths) == (flavor == "thin")
 
+    plan_before_up = plan
     stack.set_config("multus-cni:multus", with_hints(multus, plan))
     code, text, plan = adopt_plan(stack)
     assert code == 0 and plan["ready"] and all(not o["differences"] for o in plan["objects"]), text
@@ -177,6 +179,18 @@ def test_upstream_multus_is_adopted_unchanged_with_the_config_adopt_plan_suggest
 
     code, text, plan = adopt_plan(stack)
     assert code == 0 and {o["action"] for o in plan["objects"]} == {"in the stack"}, text
+
+    # adopt removed afterwards: one metadata-only update of each object (patchForce goes), no roll.
+    hinted = with_hints(multus, plan_before_up)
+    stack.set_config("multus-cni:multus", {k: v for k, v in hinted.items() if k != "adopt"})
+    done, document = preview(stack)
+    assert done.returncode == 0 and set(map(tuple, kube_ops(document).values())) == {("update",)}, errors(document)
+    stack.up()
+    last = multus_objects(cluster, flavor)
+    assert not [role for role, obj in last.items() if kube.PATCH_FORCE in (obj["metadata"].get("annotations") or {})]
+    assert {role: ap.differences(after[role], last[role]) for role in after} == {role: [] for role in after}
+    assert last["daemonset"]["metadata"]["generation"] == before["daemonset"]["metadata"]["generation"]
+    assert pods(cluster) == pods_before
 
 
 PATCH_FORCE_LINE = '    metadata["annotations"] = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}\n'
