@@ -32,7 +32,12 @@ _TYPED = {
 _KEYWORDS = {"roleRef": "role_ref", "stringData": "string_data"}
 
 
-def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.CustomResource:
+def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None,
+           adopt: bool = False) -> pulumi.CustomResource:
+    """The typed resource of a manifest; `adopt` imports the object the cluster already has (see `adopted`)."""
+    if adopt:
+        manifest = adopted(manifest)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(import_=object_id(manifest)))
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     fields = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
     cls = _TYPED.get((api_version, kind))
@@ -48,16 +53,27 @@ def object_id(manifest: dict[str, Any]) -> str:
     return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
 
 
-def adopting(manifest: dict[str, Any], adopt: bool) -> dict[str, Any]:
-    """The `import_` option that takes over the object the cluster already has, when adopting."""
-    return {"import_": object_id(manifest)} if adopt else {}
+# pulumi-kubernetes' annotation that makes its server-side apply force conflicts, in the preview's
+# dry-run too (provider/pkg/await/await.go `patchForce`). An object created with `kubectl apply` has
+# its fields owned by `kubectl-client-side-apply`: the provider takes them over before a real update
+# (`fixCSAFieldManagers`), but never in a preview, so without it a preview of any change to them
+# fails with "Server-Side Apply field conflict".
+PATCH_FORCE = "pulumi.com/patchForce"
+
+
+def adopted(manifest: dict[str, Any]) -> dict[str, Any]:
+    """An object being adopted: `pulumi.com/patchForce: "true"`, so the first `pulumi up` (and its
+    preview) may change the fields another tool applied (docs/operations.md "Adopting an existing Multus")."""
+    metadata = dict(manifest["metadata"])
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
+    return {**manifest, "metadata": metadata}
 
 
 def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[str, Any]], adopt: bool = False,
                     **options: Any) -> dict[str, pulumi.CustomResource]:
     """A component's objects, keyed by role: each named f"{name}-{role}", parented to the component,
     with only the options given (protection, for example, comes from the parent); `adopt` imports each."""
-    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options, **adopting(obj, adopt)))
+    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options), adopt=adopt)
             for role, obj in objects.items()}
 
 

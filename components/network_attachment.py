@@ -46,13 +46,13 @@ class NetworkAttachment(pulumi.ComponentResource):
         warn_all(self, label, network.warnings())
         self.network = network
 
-        manifest = nad_manifest(network)
         # A Multus component's guard refuses this NAD's change while its DaemonSet rolls (multus/rollout.py).
         guard = getattr(multus, "guard", None)
         self.nad = kube.create(
-            f"{name}-nad", manifest,
+            f"{name}-nad", nad_manifest(network),
             pulumi.ResourceOptions(parent=self, depends_on=[*([multus] if multus else []), *needs] or None,
-                                   hooks=guard.on_network() if guard else None, **kube.adopting(manifest, network.adopt)),
+                                   hooks=guard.on_network() if guard else None),
+            adopt=network.adopt,
         )
         self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
         self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])

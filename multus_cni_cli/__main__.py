@@ -1,6 +1,6 @@
 """`multus-cni <command>` (or `python -m multus_cni_cli`): the tools for a project whose program
-uses the components: render, conformance, verify, decommission, upgrade, fleet. Each command module has
-HELP, add_arguments(parser) and command(args) -> exit code."""
+uses the components: render, conformance, verify, decommission, adopt-plan, upgrade, fleet. Each command
+module (its name with `_` for `-`) has HELP, add_arguments(parser) and command(args) -> exit code."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from components.config import ConfigError
 
 from .stackfile import StackFileError
 
-COMMANDS = ("render", "conformance", "verify", "decommission", "upgrade", "fleet")
+COMMANDS = ("render", "conformance", "verify", "decommission", "adopt-plan", "upgrade", "fleet")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
                         help="the Pulumi project (the directory of Pulumi.yaml; default: the current one)")
     commands = top.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"{__package__}.{name}")
+        module = importlib.import_module(f"{__package__}.{name.replace('-', '_')}")
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(sub)
         sub.set_defaults(func=module.command)

@@ -47,7 +47,7 @@ class Multus(pulumi.ComponentResource):
             install = objects["package-install"]
             children["package-install"] = kube.create(
                 f"{name}-package-install", install,
-                pulumi.ResourceOptions(parent=self, depends_on=list(children.values()), **kube.adopting(install, cfg.adopt)),
+                pulumi.ResourceOptions(parent=self, depends_on=list(children.values())), adopt=cfg.adopt,
             )
             self.namespace = pulumi.Output.from_input(cfg.namespace)
             self.daemonset_name = pulumi.Output.from_input(tanzu.daemonset_name(cfg))

@@ -118,14 +118,29 @@ def crd() -> dict:
     }
 
 
+# The descriptions of apiVersion and kind, upstream's text as its YAML folds it (the space in
+# "represen tation" included): without them the first `pulumi up` of an adopted CRD would delete
+# them, since the provider takes over what `kubectl apply` wrote (a CRD update, generation + 1).
+_API_VERSION_DESCRIPTION = (
+    "APIVersion defines the versioned schema of this represen tation of an object. Servers should convert "
+    "recognized schemas to the latest internal value, and may reject unrecognized values. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"
+)
+_KIND_DESCRIPTION = (
+    "Kind is a string value representing the REST resource this object represents. Servers may infer this "
+    "from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"
+)
+
+
 def nad_schema() -> dict:
-    """The NAD openAPIV3Schema (descriptions of apiVersion/kind omitted; they do not validate)."""
+    """The NAD openAPIV3Schema, upstream's (v4.3.0 deployments/multus-daemonset.yml, thin and thick alike)."""
     return {
         "description": _DESCRIPTION,
         "type": "object",
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
+            "apiVersion": {"description": _API_VERSION_DESCRIPTION, "type": "string"},
+            "kind": {"description": _KIND_DESCRIPTION, "type": "string"},
             "metadata": {"type": "object"},
             "spec": {
                 "description": "NetworkAttachmentDefinition spec defines the desired state of a network attachment",
@@ -294,26 +309,35 @@ def _thin_pod(cfg: MultusConfig) -> dict:
     }
 
 
+# The thick pod's host paths: volume -> (host path, mount path, propagation); cnibin must be the
+# same path inside and out. Mounts and volumes are listed in upstream's orders, which differ (v4.3.0
+# deployments/multus-daemonset-thick.yml): server-side apply keeps the applier's order of a keyed
+# list, so another order would change the pod template of an adopted DaemonSet and roll every pod.
+_THICK_HOST_PATHS = {
+    "cni": ("/etc/cni/net.d", "/host/etc/cni/net.d", None),
+    "cnibin": ("/opt/cni/bin", "/opt/cni/bin", None),
+    "host-run": ("/run", "/host/run", None),
+    "host-var-lib-cni-multus": ("/var/lib/cni/multus", "/var/lib/cni/multus", None),
+    "host-var-lib-kubelet": ("/var/lib/kubelet", "/var/lib/kubelet", "HostToContainer"),
+    "host-run-k8s-cni-cncf-io": ("/run/k8s.cni.cncf.io", "/run/k8s.cni.cncf.io", None),
+    "host-run-netns": ("/run/netns/", "/run/netns", "HostToContainer"),
+    "hostroot": ("/", "/hostroot", "HostToContainer"),
+    "multus-conf-dir": ("/etc/cni/multus/net.d", "/etc/cni/multus/net.d", None),
+}
+_THICK_MOUNT_ORDER = ("cni", "cnibin", "host-run", "host-var-lib-cni-multus", "host-var-lib-kubelet",
+                      "host-run-k8s-cni-cncf-io", "host-run-netns", "multus-daemon-config", "hostroot", "multus-conf-dir")
+_THICK_VOLUME_ORDER = ("cni", "cnibin", "hostroot", "multus-daemon-config", "host-run", "host-var-lib-cni-multus",
+                       "host-var-lib-kubelet", "host-run-k8s-cni-cncf-io", "host-run-netns", "multus-conf-dir")
+
+
 def _thick_pod(cfg: MultusConfig) -> dict:
-    host_paths = [
-        # (volume, host path, mount path, propagation); cnibin must be the same path inside and out.
-        ("cni", "/etc/cni/net.d", "/host/etc/cni/net.d", None),
-        ("cnibin", "/opt/cni/bin", "/opt/cni/bin", None),
-        ("host-run", "/run", "/host/run", None),
-        ("host-var-lib-cni-multus", "/var/lib/cni/multus", "/var/lib/cni/multus", None),
-        ("host-var-lib-kubelet", "/var/lib/kubelet", "/var/lib/kubelet", "HostToContainer"),
-        ("host-run-k8s-cni-cncf-io", "/run/k8s.cni.cncf.io", "/run/k8s.cni.cncf.io", None),
-        ("host-run-netns", "/run/netns/", "/run/netns", "HostToContainer"),
-        ("hostroot", "/", "/hostroot", "HostToContainer"),
-        ("multus-conf-dir", "/etc/cni/multus/net.d", "/etc/cni/multus/net.d", None),
-    ]
-    mounts = [_mount(v, m, **({"mountPropagation": p} if p else {})) for v, _, m, p in host_paths]
-    mounts.append(_mount("multus-daemon-config", "/etc/cni/net.d/multus.d", readOnly=True))
-    volumes = [_host_path(v, h) for v, h, _, _ in host_paths]
-    volumes.append({
+    mounts = {v: _mount(v, m, **({"mountPropagation": p} if p else {})) for v, (_, m, p) in _THICK_HOST_PATHS.items()}
+    mounts["multus-daemon-config"] = _mount("multus-daemon-config", "/etc/cni/net.d/multus.d", readOnly=True)
+    volumes = {v: _host_path(v, h) for v, (h, _, _) in _THICK_HOST_PATHS.items()}
+    volumes["multus-daemon-config"] = {
         "name": "multus-daemon-config",
         "configMap": {"name": "multus-daemon-config", "items": [{"key": "daemon-config.json", "path": "daemon-config.json"}]},
-    })
+    }
     return {
         "hostNetwork": True,
         "hostPID": True,
@@ -326,14 +350,14 @@ def _thick_pod(cfg: MultusConfig) -> dict:
             "resources": _daemon_resources(cfg),
             "securityContext": dict(_PRIVILEGED),
             "terminationMessagePolicy": "FallbackToLogsOnError",
-            "volumeMounts": mounts,
+            "volumeMounts": [mounts[name] for name in _THICK_MOUNT_ORDER],
             "env": [{"name": "MULTUS_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
         }],
         "initContainers": [
             _install_binary(cfg, ["/usr/src/multus-cni/bin/install_multus", "-d", "/host/opt/cni/bin", "-t", "thick"]),
         ],
         "terminationGracePeriodSeconds": 10,
-        "volumes": volumes,
+        "volumes": [volumes[name] for name in _THICK_VOLUME_ORDER],
     }
 
 

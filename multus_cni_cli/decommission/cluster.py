@@ -25,6 +25,12 @@ def path(api_version: str, kind: str, namespace: Optional[str] = None, name: Opt
     return f"{base}{scope}/{plural}" + (f"/{name}" if name else "")
 
 
+def failure_reason(document: Any) -> str:
+    """The API server's message of a failed request (a Status object), else its text, one line."""
+    reason = (document.get("message") or json.dumps(document)) if isinstance(document, dict) else str(document)
+    return " ".join(str(reason).split())[:300]
+
+
 class Cluster:
     def __init__(self, kubeconfig: Optional[str], context: Optional[str]):
         from kubernetes import config as kube_config
@@ -38,10 +44,20 @@ class Cluster:
 
     def request(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None) -> Optional[dict]:
         """The response's JSON; None for 404 (also a kind that is not served, e.g. once the CRD is gone)."""
+        status, document = self.call(method, url, what, body, query)
+        if status == 404:
+            return None
+        if status >= 400:
+            raise ClusterError(f"{what}: {status} {failure_reason(document)}")
+        return document
+
+    def call(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None,
+             content_type: str = "application/json") -> tuple[int, Any]:
+        """(HTTP status, the response's JSON, or its text when it is not JSON), whatever the status."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
             params = self.client.param_serialize(method, url, query_params=query, header_params=headers, body=body,
                                                  auth_settings=["BearerToken"])
@@ -51,17 +67,11 @@ class Cluster:
             response = exc
         except (HTTPError, OSError) as exc:
             raise ClusterError(f"{what}: cannot reach the cluster at {self.host}: {exc}") from None
-        status = response.status
         text = (response.data or b"").decode() if isinstance(response.data, bytes) else (response.data or "")
-        if status == 404:
-            return None
-        if status >= 400:
-            try:
-                reason = json.loads(text).get("message") or text
-            except ValueError:
-                reason = text
-            raise ClusterError(f"{what}: {status} {reason.strip()[:300]}")
-        return json.loads(text) if text else {}
+        try:
+            return response.status, json.loads(text) if text else {}
+        except ValueError:
+            return response.status, text
 
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
         return self.request("GET", path(api_version, kind, namespace, name), f"get {kind} {name}")
