@@ -46,9 +46,30 @@ def max_unavailable(daemonset_inputs: Mapping[str, Any]) -> Any:
     return _plain((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1))
 
 
+# Set by the DaemonSet controller on every live DaemonSet, never by this project: old inputs that carry
+# it are a live object the engine has just imported (pulumi-kubernetes' import reads the whole object).
+_LIVE_MARK = "deprecated.daemonset.template.generation"
+
+
+def _pruned(live: Any, ours: Any) -> Any:
+    """`live` cut to the shape of `ours`, as the provider prunes live state for its diff
+    (pulumi-kubernetes provider.go pruneLiveState): what the API server defaulted is not a change."""
+    if isinstance(live, Mapping) and isinstance(ours, Mapping):
+        return {k: _pruned(live[k], v) for k, v in ours.items() if k in live}
+    if isinstance(live, list) and isinstance(ours, list) and len(live) == len(ours):
+        return [_pruned(a, b) for a, b in zip(live, ours)]
+    return live
+
+
 def rolls(old: Optional[Mapping[str, Any]], new: Optional[Mapping[str, Any]]) -> bool:
-    """Whether the pods change: a new pod template replaces every Multus pod, node by node."""
-    return bool(old) and bool(new) and _template(old) != _template(new)
+    """Whether the pods change: a new pod template replaces every Multus pod, node by node. Right
+    after an import the old inputs are the live object, compared only where ours say something."""
+    if not old or not new:
+        return False
+    before, after = _template(old), _template(new)
+    if _LIVE_MARK in ((old.get("metadata") or {}).get("annotations") or {}):
+        before = _pruned(before, after)
+    return before != after
 
 
 def what_each_node_does(old: Mapping[str, Any], new: Mapping[str, Any], nodes: Optional[int] = None) -> str:

@@ -65,10 +65,11 @@ def test_the_guides_tanzu_package_install_is_adopted_without_recreating_anything
         for step in preview["steps"]:
             if "$" in step["urn"]:  # the component's children
                 ops.setdefault(step["urn"].rsplit("::", 1)[-1], []).append(step["op"])
-        # Each object imported; only the PackageInstall then updated, gaining the annotation Pulumi waits on.
-        assert ops == {"multus-service-account": ["import"], "multus-cluster-role": ["import"],
-                       "multus-cluster-role-binding": ["import"], "multus-values": ["import"],
-                       "multus-package-install": ["import", "update"]}
+        # Each object imported, then updated in place: it gains pulumi.com/patchForce while adopting (and
+        # the PackageInstall the annotation Pulumi waits on); nothing created, replaced or deleted.
+        assert ops == {name: ["import", "update"] for name in (
+            "multus-service-account", "multus-cluster-role", "multus-cluster-role-binding", "multus-values",
+            "multus-package-install")}
 
         stack.up()
         assert uids(cluster, objects) == before
