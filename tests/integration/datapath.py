@@ -237,6 +237,8 @@ class Attachment:
     result: dict = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
     deleted: bool = False
+    added_by: str = ""  # what ran its ADD and its DEL: the thin multus binary, or the node's multus-daemon (thick)
+    deleted_by: str = ""
 
     @property
     def ref(self) -> str:
@@ -606,6 +608,9 @@ class DataPath:
                                f"{done.stdout}\n{done.stderr[-3000:]}{daemon}")
         return (json.loads(done.stdout) if done.stdout.strip() else {}), done.stderr
 
+    def _runner(self, node: FakeNode) -> str:
+        return self.daemon_binary if node.flavor == "thick" else node.multus
+
     def attach(self, pod: Mapping[str, Any], skip: Iterable[str] = ()) -> Attachment:
         """ADD for one pod. `skip`: network names left out of this attachment, as if the pod's
         networks annotation had not named them when it was created (the annotation is edited for
@@ -617,6 +622,7 @@ class DataPath:
         original = (meta.get("annotations") or {}).get(NETWORKS)
         if att.skipped:
             self._annotate(att, _without(original, att.skipped))
+        att.added_by = self._runner(att.node)
         try:
             att.result, _ = self._multus("ADD", att)
         finally:
@@ -644,7 +650,7 @@ class DataPath:
 
     def detach(self, att: Attachment) -> None:
         if not att.deleted:
-            att.deleted = True
+            att.deleted, att.deleted_by = True, self._runner(att.node)
             self._multus("DEL", att)
 
     def close(self) -> None:
