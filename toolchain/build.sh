@@ -2,7 +2,7 @@
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
 #   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
-#                                   whereabouts yaml_host node nodejs_host (default: all)
+#                                   multus_old whereabouts yaml_host node nodejs_host (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,6 +109,31 @@ build_multus() {  # the thin plugin (cmd/multus) and its DaemonSet's cmd/thin_en
     -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/thin_entrypoint" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
 }
 
+build_multus_old() {  # the thin plugin (only) of the releases users upgrade from, as multus-<version>, each
+  # from its own module version in a wrapper of its own (its go.mod's pins, never MULTUS_VERSION's), with
+  # the version vars its hack/build-go.sh sets (the commit: the tag's, as the proxy reports it).
+  local v3=gopkg.in/k8snetworkplumbingwg/multus-cni.v3 v4=gopkg.in/k8snetworkplumbingwg/multus-cni.v4 out info
+  origin() {  # origin MOD@VER -> "<its go.mod file> <its commit>"
+    go mod download -json "$1" | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d["GoMod"],d["Origin"]["Hash"])'
+  }
+  # v3.9.3: package main is cmd/; its go.mod replaces every k8s.io/* module with v0.20.10 (and requires
+  # k8s.io/kubelet at v0.0.0): replaces apply in the main module only, so the wrapper copies them.
+  wrapper "multus-$MULTUS_V3_VERSION"
+  out=$(origin "$v3@$MULTUS_V3_VERSION"); read -r -a info <<<"$out"
+  python3 "$here/kube_replaces.py" "${info[0]}" unused | xargs go mod edit
+  go get "$v3/cmd@$MULTUS_V3_VERSION"
+  go build -trimpath -tags no_openssl \
+    -ldflags "-s -w -X $v3/pkg/multus.version=$MULTUS_V3_VERSION -X $v3/pkg/multus.commit=${info[1]}" \
+    -o "$TC/bin/multus-$MULTUS_V3_VERSION" "$v3/cmd"
+  # v4.x: cmd/multus; no replaces upstream. RELEASE_STATUS is ",released" for a tagged build.
+  wrapper "multus-$MULTUS_PREVIOUS_VERSION"
+  out=$(origin "$v4@$MULTUS_PREVIOUS_VERSION"); read -r -a info <<<"$out"
+  go get "$v4/cmd/multus@$MULTUS_PREVIOUS_VERSION"
+  go build -trimpath -ldflags "-s -w -X $v4/pkg/multus.version=$MULTUS_PREVIOUS_VERSION -X $v4/pkg/multus.commit=${info[1]} \
+    -X $v4/pkg/multus.gitTreeState=clean -X $v4/pkg/multus.releaseStatus=,released" \
+    -o "$TC/bin/multus-$MULTUS_PREVIOUS_VERSION" "$v4/cmd/multus"
+}
+
 build_whereabouts() {  # the IPAM plugin (package main in cmd/), with the version vars upstream's
   # hack/build-go.sh sets; its go.mod has no replaces. A wrapper, as for multus.
   local m=github.com/k8snetworkplumbingwg/whereabouts
@@ -177,6 +202,7 @@ declare -A RECIPE=(
   [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   [kwok]="sigs.k8s.io/kwok@$KWOK_VERSION"
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
+  [multus_old]="gopkg.in/k8snetworkplumbingwg/multus-cni.v3@$MULTUS_V3_VERSION gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_PREVIOUS_VERSION (thin plugin only)"
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
   [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
   [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/hosts/nodejs_host.py)"
@@ -210,7 +236,7 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus pulumi python_host provider whereabouts yaml_host node nodejs_host)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus multus_old pulumi python_host provider whereabouts yaml_host node nodejs_host)
   total=$(date +%s)
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"

@@ -19,6 +19,7 @@ parts_of() {
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
     multus) echo bin/multus bin/thin_entrypoint bin/multus-daemon bin/multus-shim ;;
+    multus_old) echo "bin/multus-$MULTUS_V3_VERSION" "bin/multus-$MULTUS_PREVIOUS_VERSION" ;;
     whereabouts) echo bin/whereabouts ;;
     yaml_host) echo bin/pulumi-language-yaml ;;
     nodejs_host) echo bin/pulumi-language-nodejs bin/pulumi-nodejs-codegen lib/nodejs_host.py lib/langhost.py ;;

@@ -38,9 +38,19 @@ then runs the multus binary it copied, with the config it wrote. `bound_tokens=T
 a TokenRequest token bound to the Multus DaemonSet's pod object on that node, as the kubelet's
 projected token is; `rotate_token` writes a new one as the kubelet does on rotation.
 
+Upgrades (`version=`, `update_multus`): a DataPath can start its nodes on an older Multus release
+(the thin `multus-<version>` binaries of the toolchain's multus_old part, each built from its own
+module version) with the config that release's entrypoint writes (v3's /entrypoint.sh: a
+`00-multus.conf` at `--cni-version=0.3.1`; v4's thin_entrypoint: the primary's cniVersion, a
+`.conflist` from 1.0.0 on). `update_multus(flavor=, version=)` then does what a rolling update of the
+DaemonSet does on each node: the old pod's daemon and config go, the new one's come (thin or thick),
+and the node's /var/lib (host-local's leases, Multus' delegate cache in /var/lib/cni/multus, shared
+by both flavors as on a node) stays, so pods ADDed by the old Multus are DELeted by the new one.
+
 whereabouts (`whereabouts=NAMESPACE`): the toolchain's real whereabouts binary is the IPAM plugin of
 networks that name it, configured as its DaemonSet configures a node (`_install_whereabouts`), so it
-allocates from IPPool objects in the API server as the whereabouts ServiceAccount the stack installed.
+allocates from IPPool objects in the API server as the whereabouts ServiceAccount the stack installed
+(thin: each plugin run; thick: the daemon, which runs the plugins, sees the same /etc overlay).
 
 `close()` runs DEL for every attachment, then stops the daemons, deletes every namespace (their links
 go with them), stops the relays and removes the temp dirs, also after a failure.
@@ -67,7 +77,7 @@ from urllib.parse import urlparse
 import yaml
 
 from components.config.multus_health import thin_flags
-from components.multus.manifests import HOSTROOT
+from components.multus.manifests import HOSTROOT, V3_ARGS
 
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` puts them (/var/run links here)
 PREFIX = "multus-dp-"
@@ -187,17 +197,31 @@ class Relay:
 class FakeNode:
     name: str
     netns: str
-    state: Path  # bind-mounted over /var/lib for every plugin run on this node
-    conflist: Path  # the 00-multus.conflist thin_entrypoint would write
+    state: Path  # the node's files: var/ (its /var), net.d/ (its /etc/cni/net.d), the daemon's logs
     subnet: str  # the primary network's (ptp + host-local) pool on this node
     links: tuple[str, ...]  # what the harness created in the namespace
+    primary: dict  # the node's primary CNI conflist (10-kwok-pod-network.conflist)
+    token: str  # the Multus pod's ServiceAccount token on this node
+    flavor: str = "thin"  # what the node runs now (update_multus changes it)
+    conflist: Optional[Path] = None  # the 00-multus.conf(list) the node's Multus wrote (or would write)
+    multus: Optional[str] = None  # thin: the multus binary the runtime runs (with thin_entrypoint: the copy it made)
     daemon: Optional[subprocess.Popen] = None  # thick: the node's multus-daemon; thin_entrypoint's
     daemon_log: Optional[Path] = None
     argv: tuple[str, ...] = ()  # how the daemon is started (restart: the same again)
     env: Optional[dict] = None
     account: Optional[Path] = None  # the pod's ServiceAccount files: token, ca.crt, namespace
     root: Optional[Path] = None  # with thin_entrypoint: the node's / (the container's /host)
-    multus: Optional[str] = None  # with thin_entrypoint: the multus binary it copied into the CNI bin dir
+
+    @property
+    def var_lib(self) -> Path:
+        """The node's /var/lib: bind-mounted over /var/lib for every plugin run (thin), inside the daemon's /var
+        (thick). host-local's leases and Multus' delegate cache live here, whichever flavor wrote them."""
+        return self.state / "var" / "lib"
+
+    @property
+    def confdir(self) -> Path:
+        """The node's /etc/cni/net.d (thin without thin_entrypoint, thick)."""
+        return self.state / "net.d"
 
 
 @dataclass
@@ -213,6 +237,8 @@ class Attachment:
     result: dict = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
     deleted: bool = False
+    added_by: str = ""  # what ran its ADD and its DEL: the thin multus binary, or the node's multus-daemon (thick)
+    deleted_by: str = ""
 
     @property
     def ref(self) -> str:
@@ -232,29 +258,27 @@ class DataPath:
     def __init__(self, cluster, multus_namespace: str = "kube-system",
                  host_devices: Iterable[str] = (), service_account: str = "multus", flavor: str = "thin",
                  whereabouts: Optional[str] = None, entrypoint_args: Optional[Sequence[str]] = None,
-                 bound_tokens: bool = False, daemon_prefix: Sequence[str] = ()):
+                 bound_tokens: bool = False, daemon_prefix: Sequence[str] = (), version: Optional[str] = None,
+                 primary_cni_version: str = "1.0.0"):
         """`whereabouts`: the namespace of the whereabouts ServiceAccount the stack installed; the plugin
         (the toolchain's build) then allocates with that account's token, as on a node. `entrypoint_args`,
         `bound_tokens`: see the module docstring. `daemon_prefix`: a command the node daemons run under
-        (bench/multus_memory_bench.py starts them inside a memory cgroup)."""
+        (bench/multus_memory_bench.py starts them inside a memory cgroup). `version`: an older Multus
+        release the nodes run (thin only: the toolchain's `multus-<version>`, part multus_old), None for
+        the toolchain's own (MULTUS_VERSION); `update_multus` moves the nodes to another one.
+        `primary_cni_version`: the cniVersion of the nodes' primary network (Multus v3 runs only <= 0.4.0)."""
         self.cluster = cluster
         # Right under the system temp dir, not pytest's deep tmp_path: the thick daemon's socket path
         # must fit a unix socket's 108-byte sun_path (a test worker's tmp_path already nearly fills it).
         self.workdir = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.host_devices = tuple(host_devices)
-        self.flavor, self.multus_namespace = flavor, multus_namespace
+        self.multus_namespace, self.primary_cni_version = multus_namespace, primary_cni_version
         if entrypoint_args is not None and flavor != "thin":
             raise HarnessError("entrypoint_args are thin_entrypoint's: thin flavor only")
-        wanted = ("multus",) if flavor == "thin" else ("multus-daemon", "multus-shim")
-        wanted += ("thin_entrypoint",) if entrypoint_args is not None else ()
-        found = {name: shutil.which(name, path=cluster.env.get("PATH")) for name in wanted}
-        if not all(found.values()):
-            raise HarnessError(f"the toolchain has no {', '.join(n for n, p in found.items() if not p)}: run `make toolchain`")
-        self.multus, self.entrypoint = found.get("multus"), found.get("thin_entrypoint")
         self.entrypoint_args = None if entrypoint_args is None else tuple(entrypoint_args)
+        self._use(flavor, version)
         self.bound_tokens, self.daemon_prefix = bound_tokens, tuple(daemon_prefix)
         self.hostroot = self.workdir / "hostroot"  # thick: what the daemon's /hostroot shows (the readiness indicator)
-        self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
         self.nodes: dict[str, FakeNode] = {}
         self.relays: list[Relay] = []
         self.namespaces: list[str] = []
@@ -263,13 +287,27 @@ class DataPath:
         self.server = admin["clusters"][0]["cluster"]["server"]
         self.ca = admin["clusters"][0]["cluster"]["certificate-authority"]
         self.port = urlparse(self.server).port
-        self.token = self._token(multus_namespace, service_account)
-        self.kubeconfig = self._kubeconfig(self.workdir / "multus.kubeconfig", "multus", self.token)
+        self.service_account = service_account
+        self._credentials()
         self.cni_path, self.etc = CNI_PATH, None
         if whereabouts is not None:
             self._install_whereabouts(whereabouts)
 
     # --- setup ------------------------------------------------------------------------------------
+
+    def _use(self, flavor: str, version: Optional[str]) -> None:
+        """The Multus the nodes run from now on: its flavor and release (see __init__), its binaries found."""
+        if version is not None and (flavor != "thin" or self.entrypoint_args is not None):
+            raise HarnessError(f"Multus {version}: only its thin plugin is built (part multus_old), without thin_entrypoint")
+        plugin = "multus" if version is None else f"multus-{version}"
+        wanted = (plugin,) if flavor == "thin" else ("multus-daemon", "multus-shim")
+        wanted += ("thin_entrypoint",) if self.entrypoint_args is not None else ()
+        found = {name: shutil.which(name, path=self.cluster.env.get("PATH")) for name in wanted}
+        if not all(found.values()):
+            raise HarnessError(f"the toolchain has no {', '.join(n for n, p in found.items() if not p)}: run `make toolchain`")
+        self.flavor, self.version = flavor, version
+        self.multus, self.entrypoint = found.get(plugin), found.get("thin_entrypoint")
+        self.daemon_binary, self.shim = found.get("multus-daemon"), found.get("multus-shim")
 
     def _token(self, namespace: str, account: str) -> str:
         """A ServiceAccount's identity from the TokenRequest API (what the token mount gives a DaemonSet's
@@ -296,7 +334,7 @@ class DataPath:
     def _service_account(self, state: Path, token: str) -> Path:
         """The files a pod's ServiceAccount volume holds, below `state`/var (mounted over /var for the daemon)."""
         account = state / SERVICE_ACCOUNT
-        account.mkdir(parents=True)
+        account.mkdir(parents=True, exist_ok=True)
         (account / "token").write_text(token)
         (account / "namespace").write_text(self.multus_namespace)
         shutil.copy2(self.ca, account / "ca.crt")
@@ -338,10 +376,18 @@ class DataPath:
         confdir = self.etc / "upper" / WHEREABOUTS_D.relative_to("/etc")
         confdir.mkdir(parents=True)
         (self.etc / "work").mkdir()
-        self._kubeconfig(confdir / "whereabouts.kubeconfig", "whereabouts", self._token(namespace, "whereabouts"), namespace)
+        self.whereabouts_namespace = namespace
+        self.renew_whereabouts_token()
         (confdir / "whereabouts.conf").write_text(json.dumps({
             "datastore": "kubernetes", "kubernetes": {"kubeconfig": str(WHEREABOUTS_D / "whereabouts.kubeconfig")},
             "reconciler_cron_expression": "30 4 * * *"}, indent=2))
+
+    def renew_whereabouts_token(self) -> None:
+        """What a new whereabouts pod's install-cni.sh does: the kubeconfig again, with its (new) token (a
+        ServiceAccount deleted and created again invalidates the old one)."""
+        confdir = self.etc / "upper" / WHEREABOUTS_D.relative_to("/etc")
+        namespace = self.whereabouts_namespace
+        self._kubeconfig(confdir / "whereabouts.kubeconfig", "whereabouts", self._token(namespace, "whereabouts"), namespace)
 
     def _netns(self, role: str) -> str:
         name = f"{PREFIX}{os.getpid()}-{next(_serial)}-{role}"
@@ -365,36 +411,86 @@ class DataPath:
         ip("-n", netns, "route", "add", "default", "dev", "eth0")  # the node's uplink, inside its namespace
         self.relays.append(Relay(netns, self.port))
         state = self.workdir / f"node{index}"
-        (state / "cni").mkdir(parents=True)
         subnet = f"10.244.{index}.0/24"
-        primary = {"cniVersion": "1.0.0", "name": "kwok-pod-network", "plugins": [
+        primary = {"cniVersion": self.primary_cni_version, "name": "kwok-pod-network", "plugins": [
             {"type": "ptp", "ipMasq": False, "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                                                       "routes": [{"dst": "0.0.0.0/0"}]}}]}
-        token = self.bound_token(self.multus_pod(name)) if self.bound_tokens else self.token
-        if self.flavor == "thick":
-            made = self._thick_node(name, netns, state, subnet, tuple(links), primary, token)
-        elif self.entrypoint_args is not None:
-            made = self._entrypoint_node(name, netns, state, subnet, tuple(links), primary, token)
-        else:
-            # thin_entrypoint's multusConflistTemplate (cniVersion >= 1.0.0), logLevel set.
-            conflist = {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [
-                {"type": "multus", "logLevel": "debug", "kubeconfig": str(self.kubeconfig), "delegates": [primary]}]}
-            path = state / "00-multus.conflist"
-            path.write_text(json.dumps(conflist, indent=2))
-            made = FakeNode(name, netns, state, path, subnet, tuple(links))
+        made = FakeNode(name, netns, state, subnet, tuple(links), primary, self._node_token(name))
+        (made.var_lib / "cni").mkdir(parents=True)
+        made.confdir.mkdir()
+        (made.confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(primary))
+        self._provision(made)
         self.nodes[name] = made
         return made
+
+    def _credentials(self) -> None:
+        """The Multus ServiceAccount's token, and the kubeconfig thin_entrypoint writes from it."""
+        self.token = self._token(self.multus_namespace, self.service_account)
+        self.kubeconfig = self._kubeconfig(self.workdir / "multus.kubeconfig", "multus", self.token)
+
+    def _node_token(self, name: str) -> str:
+        return self.bound_token(self.multus_pod(name)) if self.bound_tokens else self.token
+
+    def _provision(self, node: FakeNode) -> None:
+        """What the node's Multus pod does when it starts, for the flavor and release in use."""
+        node.flavor = self.flavor
+        if self.flavor == "thick":
+            self._thick_node(node)
+        elif self.entrypoint_args is not None:
+            self._entrypoint_node(node)
+        else:
+            self._thin_node(node)
+
+    def _thin_node(self, node: FakeNode) -> None:
+        """The config the release's entrypoint writes from the primary conf, logLevel set; the runtime runs its multus."""
+        primary_version = node.primary["cniVersion"]
+        plugin = {"type": "multus", "logLevel": "debug", "kubeconfig": str(self.kubeconfig), "delegates": [node.primary]}
+        if self.version and self.version.startswith("v3."):
+            # v3's /entrypoint.sh (images/entrypoint.sh at v3.9.3) writes a 00-multus.conf, at its --cni-version.
+            conf, path = {"cniVersion": thin_flags(V3_ARGS)["cni-version"], "name": "multus-cni-network", **plugin}, "00-multus.conf"
+        elif _version(primary_version) >= (1, 0, 0):  # thin_entrypoint: multusConflistTemplate, the primary's version
+            conf, path = {"cniVersion": primary_version, "name": "multus-cni-network", "plugins": [plugin]}, "00-multus.conflist"
+        else:  # below 1.0.0, multusConfTemplate
+            conf, path = {"cniVersion": primary_version, "name": "multus-cni-network", **plugin}, "00-multus.conf"
+        node.conflist = node.confdir / path
+        node.conflist.write_text(json.dumps(conf, indent=2))
+        node.multus = self.multus
+
+    def update_multus(self, flavor: Optional[str] = None, version: Optional[str] = None) -> None:
+        """What a rolling update of the Multus DaemonSet does on every node: the old Multus pod stops (its
+        daemon, its config: v4's cleanup on exit), the new one (`flavor`, default the current; `version` as
+        for __init__) writes its config or starts its daemon. Pods attached so far keep their namespaces and
+        links, and the node keeps its /var/lib (host-local's leases, Multus' delegate cache, whoever wrote
+        them), so their DEL is the new Multus's; later ADDs are too."""
+        if self.entrypoint_args is not None:
+            raise HarnessError("update_multus: not for nodes that run thin_entrypoint")
+        self._use(flavor or self.flavor, version)
+        self._credentials()  # the new pods' token (the ServiceAccount may have been created anew)
+        for node in self.nodes.values():
+            self._stop(node)
+            for old in node.confdir.glob("00-multus.conf*"):
+                old.unlink()
+            node.daemon = node.daemon_log = node.conflist = node.multus = None
+            node.token = self._node_token(node.name)  # the new pod's
+            self._provision(node)
 
     def _pod_env(self, node: str) -> dict:
         """What a pod of the DaemonSet gets in its environment (in-cluster config, the node name)."""
         return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
                 "KUBERNETES_SERVICE_PORT": str(self.port), "MULTUS_NODE_NAME": node}
 
+    def _isolated(self, netns: str, propagation: str, source: Path, target: str, *command: str) -> tuple[str, ...]:
+        """argv running `command` in the node's network namespace and a mount namespace of its own, where
+        `source` is bound over `target` and, with whereabouts, /etc shows its whereabouts.d (an overlay)."""
+        overlay = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3/upper,workdir=$3/work" /etc'
+        return ("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", propagation, "sh", "-c",
+                f'{{ [ -z "$3" ] || {overlay}; }} && mount --bind "$1" "$2" && shift 3 && exec "$@"',
+                "sh", str(source), target, str(self.etc or ""), *command)
+
     def _in_pod(self, netns: str, state: Path, *command: str) -> tuple[str, ...]:
         """argv running `command` in the node's namespace with `state`/var over /var (the token mount)."""
         # slave: pod namespaces created later (nsfs mounts under /run/netns) still appear to it
-        return ("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "slave", "sh", "-c",
-                'mount --bind "$1" /var && shift && exec "$@"', "sh", str(state / "var"), *command)
+        return self._isolated(netns, "slave", state / "var", "/var", *command)
 
     def start(self, node: FakeNode) -> None:
         """Start (or restart, as a new pod of the DaemonSet would) the node's daemon."""
@@ -416,21 +512,19 @@ class DataPath:
                 moved.append(f"--{flag}={root}{value}")
         return [*self.entrypoint_args, *moved, f"--multus-bin-file={self.multus}"]
 
-    def _entrypoint_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict,
-                         token: str) -> FakeNode:
+    def _entrypoint_node(self, node: FakeNode) -> None:
         """Start thin_entrypoint for the node; it writes the kubeconfig and 00-multus.conflist."""
-        root = state / "root"
+        root = node.state / "root"
         for path in ("etc/cni/net.d", "opt/cni/bin", "etc/cni/multus/net.d", "var/lib"):
             (root / path).mkdir(parents=True)
         confdir = root / "etc" / "cni" / "net.d"
-        (confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(primary))
-        argv = self._in_pod(netns, state, self.entrypoint, *self._entrypoint_args(root))
-        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon_log=state / "thin_entrypoint.log",
-                        argv=argv, env=self._pod_env(name), account=self._service_account(state, token), root=root,
-                        multus=str(root / "opt" / "cni" / "bin" / "multus"))
-        self.start(made)
-        self._wait_for_config(made, lambda: (confdir / "multus.d" / "multus.kubeconfig").exists())
-        return made
+        (confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(node.primary))
+        node.conflist, node.root, node.multus = confdir / "00-multus.conflist", root, str(root / "opt" / "cni" / "bin" / "multus")
+        node.daemon_log, node.env = node.state / "thin_entrypoint.log", self._pod_env(node.name)
+        node.argv = self._in_pod(node.netns, node.state, self.entrypoint, *self._entrypoint_args(root))
+        node.account = self._service_account(node.state, node.token)
+        self.start(node)
+        self._wait_for_config(node, lambda: (confdir / "multus.d" / "multus.kubeconfig").exists())
 
     def _wait_for_config(self, node: FakeNode, ready=lambda: True) -> None:
         """Until the daemon has written 00-multus.conf(list) (and `ready()`); its log if it exits first."""
@@ -446,14 +540,10 @@ class DataPath:
         if not node.conflist.exists():
             node.conflist = other
 
-    def _thick_node(self, name: str, netns: str, state: Path, subnet: str, links: tuple[str, ...], primary: dict,
-                    token: str) -> FakeNode:
+    def _thick_node(self, node: FakeNode) -> None:
         """Start the node's multus-daemon; it generates 00-multus.conflist from the primary conf."""
-        account = self._service_account(state, token)
-        (state / "var" / "lib" / "cni").mkdir(parents=True)
-        confdir, socketdir = state / "net.d", state / "run"
-        confdir.mkdir()
-        (confdir / "10-kwok-pod-network.conflist").write_text(json.dumps(primary))
+        node.account = self._service_account(node.state, node.token)
+        confdir, socketdir = node.confdir, node.state / "run"
         configmap = self.cluster.get("configmap", "-n", self.multus_namespace, "multus-daemon-config")
         config = json.loads(configmap["data"]["daemon-config.json"])
         config.pop("chrootDir", None)  # the daemon runs on this machine's root, in the node's namespaces
@@ -465,15 +555,16 @@ class DataPath:
             if not indicator.startswith(HOSTROOT + "/"):
                 raise HarnessError(f"readinessindicatorfile {indicator!r} is not below {HOSTROOT}: nothing to map it to")
             config["readinessindicatorfile"] = str(self.hostroot) + indicator[len(HOSTROOT):]
-        path = state / "daemon-config.json"
+        path = node.state / "daemon-config.json"
         path.write_text(json.dumps(config, indent=2))
-        made = FakeNode(name, netns, state, confdir / "00-multus.conflist", subnet, links, daemon_log=state / "multus-daemon.log",
-                        argv=self._in_pod(netns, state, self.daemon_binary, "-config", str(path)), env=self._pod_env(name),
-                        account=account)
-        self.start(made)
+        node.conflist, node.daemon_log = confdir / "00-multus.conflist", node.state / "multus-daemon.log"
+        node.argv = self._in_pod(node.netns, node.state, self.daemon_binary, "-config", str(path))
+        node.env = self._pod_env(node.name)
+        if self.etc:  # whereabouts: its bin dir too (on a node, binDir /opt/cni/bin holds it; here CNI_PATH does not)
+            node.env["CNI_PATH"] = self.cni_path
+        self.start(node)
         # The daemon's cniVersion (the ConfigMap's 0.3.1) picks 00-multus.conf, 1.0.0 and up a .conflist.
-        self._wait_for_config(made, lambda: (socketdir / "multus.sock").exists())
-        return made
+        self._wait_for_config(node, lambda: (socketdir / "multus.sock").exists())
 
     def stop(self, node: FakeNode) -> None:
         """Stop the node's daemon as the kubelet stops a container (SIGTERM, then SIGKILL after 15 s)."""
@@ -496,7 +587,8 @@ class DataPath:
         conflist = json.loads(att.node.conflist.read_text())
         conf = ({"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
                 if "plugins" in conflist else conflist)
-        if self.flavor == "thick":  # on a node the shim's default /run/multus is the daemon's socketDir
+        thick = att.node.flavor == "thick"
+        if thick:  # on a node the shim's default /run/multus is the daemon's socketDir
             conf = {**conf, "daemonSocketDir": str(att.node.state / "run")}
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -505,19 +597,19 @@ class DataPath:
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={att.namespace};K8S_POD_NAME={att.name};"
                         f"K8S_POD_INFRA_CONTAINER_ID={att.container};K8S_POD_UID={att.uid}",
         }
-        if self.flavor == "thick":  # the shim only talks to the node's daemon, which runs the plugins
+        if thick:  # the shim only talks to the node's daemon, which runs the plugins
             argv = ["ip", "netns", "exec", att.node.netns, self.shim]
         else:
-            overlay = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/upper,workdir=$2/work" /etc'
-            argv = ["ip", "netns", "exec", att.node.netns, "unshare", "--mount", "--propagation", "private",
-                    "sh", "-c", f'{{ [ -z "$2" ] || {overlay}; }} && mount --bind "$1" /var/lib && shift 2 && exec "$@"',
-                    "sh", str(att.node.state), str(self.etc or ""), att.node.multus or self.multus]
+            argv = self._isolated(att.node.netns, "private", att.node.var_lib, "/var/lib", att.node.multus)
         done = subprocess.run(argv, input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
         if done.returncode:
             daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
             raise HarnessError(f"multus {command} for pod {att.ref} on {att.node.name} failed (exit {done.returncode}):\n"
                                f"{done.stdout}\n{done.stderr[-3000:]}{daemon}")
         return (json.loads(done.stdout) if done.stdout.strip() else {}), done.stderr
+
+    def _runner(self, node: FakeNode) -> str:
+        return self.daemon_binary if node.flavor == "thick" else node.multus
 
     def attach(self, pod: Mapping[str, Any], skip: Iterable[str] = ()) -> Attachment:
         """ADD for one pod. `skip`: network names left out of this attachment, as if the pod's
@@ -530,6 +622,7 @@ class DataPath:
         original = (meta.get("annotations") or {}).get(NETWORKS)
         if att.skipped:
             self._annotate(att, _without(original, att.skipped))
+        att.added_by = self._runner(att.node)
         try:
             att.result, _ = self._multus("ADD", att)
         finally:
@@ -557,7 +650,7 @@ class DataPath:
 
     def detach(self, att: Attachment) -> None:
         if not att.deleted:
-            att.deleted = True
+            att.deleted, att.deleted_by = True, self._runner(att.node)
             self._multus("DEL", att)
 
     def close(self) -> None:
@@ -578,6 +671,10 @@ class DataPath:
         shutil.rmtree(self.workdir, ignore_errors=True)
         if failures:
             raise failures[0]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def _without(annotation: Optional[str], names: Iterable[str]) -> str:

@@ -159,7 +159,7 @@ def test_dev_stack_multus_attaches_net1_in_the_guide_range_and_verify_passes(new
     # DEL gives everything back: net1 and eth0 gone, host-local's leases released.
     dp.detach(att)
     assert set(att.links()) == {"lo"}
-    leases = [p.name for p in (att.node.state / "cni" / "networks").rglob("*") if p.is_file()
+    leases = [p.name for p in (att.node.var_lib / "cni" / "networks").rglob("*") if p.is_file()
               and p.name not in ("lock",) and not p.name.startswith("last_reserved_ip")]
     assert leases == []
 
