@@ -13,11 +13,9 @@ rolling update does (the old pod's config and daemon go, the new one's come), an
 - the pods are deleted, their Deployment's replacements ADD under the new Multus, get network-status
   and pass `multus-cni verify`.
 
-The flavor switch cannot be one `pulumi up` here yet: the Multus component names its ConfigMap by
-flavor (multus-cni-config, multus-daemon-config), and replacing it is refused by the component's
-protection. Those tests assert the refusal, then deploy a fresh stack of the new flavor in the old
-one's place (the old one destroyed: its pods are gone from the API server before their DEL, as after
-a forced deletion; the node keeps their namespaces, leases and cache).
+A flavor switch renames the ConfigMap (multus-cni-config, multus-daemon-config): a plain `pulumi up`
+is refused by protection, and `multus-cni upgrade --yes` makes it (docs/operations.md "Upgrading
+Multus"); those tests assert both, on one stack.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from components.multus.manifests import DAEMONSET
 
 from .conftest import ROOT, Stack, said
 from .datapath import Attachment, DataPath, HarnessError, ip_json
+from .test_live_upgrade import tool as upgrade_tool
 from .test_live_datapath import check_namespace, datapath, network_status, verify  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.live
@@ -238,26 +237,28 @@ def upgrade_in_place(new_stack, cluster, datapath, old: Release, new: Release, i
 
 
 def switch_flavor(new_stack, cluster, datapath, old: Release, new: Release, index: int) -> None:
-    """Another flavor: refused as one `pulumi up` today (see the module docstring); a fresh stack instead."""
+    """Another flavor, through `multus-cni upgrade`: the DaemonSet rolls in place onto the new flavor's
+    ConfigMap, and only the superseded one is deleted (a plain `pulumi up` is refused by protection)."""
     stack = deploy(new_stack, f"up{index}", old, index)
+    before = daemonset(cluster, stack)
     dp = datapath(multus_namespace=stack.outputs()["multusNamespace"], whereabouts=WHEREABOUTS_NAMESPACE,
                   flavor=old.flavor, version=old.version, primary_cni_version=old.primary_cni_version)
     attached = attach_old(cluster, stack, dp, old, index)
 
     stack.set_config("multus-cni:multus", new.config)
-    refused = stack.pulumi("up", "--yes", "--skip-preview", check=False)
-    assert refused.returncode != 0 and said(refused, "ConfigMap::multus-config\" as it is currently marked for protection"), \
+    refused = stack.pulumi("up", "--yes", check=False)
+    assert refused.returncode != 0 and said(refused, "cannot be deleted because it is protected"), \
         refused.stdout + refused.stderr
     assert image_of(daemonset(cluster, stack)).endswith(":" + old.image), "the refused update changed the DaemonSet"
-    # TODO(main): one stack once the flavor switch lands
-    stack.decommission()
-    fresh = deploy(new_stack, f"up{index}-new", new, index)
-    assert image_of(daemonset(cluster, fresh)).endswith(":" + new.image)
+    done = upgrade_tool(stack, "upgrade", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = daemonset(cluster, stack)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"], "the DaemonSet was replaced, not updated"
+    assert image_of(after).endswith(":" + new.image)
     dp.update_multus(flavor=new.flavor, version=new.version)
-    dp.renew_whereabouts_token()  # the fresh stack's whereabouts ServiceAccount is a new one
 
     lossy = delete_old_under_new(cluster, dp, attached, old, new, index)
-    attach_new(cluster, fresh, dp, attached, new, index)
+    attach_new(cluster, stack, dp, attached, new, index)
     if lossy:
         pytest.xfail(f"multus-cni#1449: the thick daemon cached the {PRIMARY} conflist without its IPAM ranges, so the "
                      f"new Multus's DEL fails for it ({LOSSY_CACHE}) and leaks eth0 and its lease: {lossy}")
