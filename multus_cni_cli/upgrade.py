@@ -183,6 +183,10 @@ def render(stack: str, p: Plan) -> str:
     if p.rolls:
         lines.append("   " + rollout.what_each_node_does(p.old_daemonset, p.new_daemonset, p.nodes))
     lines += [f"   delete {o.ref} (after the DaemonSet rolled)" for o in p.unprotect]
+    if p.before.endswith("(thick)") and p.after.endswith("(thin)"):
+        lines.append("warning: pods the thick daemon attached keep their primary interface and address when they are deleted "
+                     "under thin: Multus v4.3.0's daemon caches the cluster network without its IPAM settings "
+                     "(multus-cni#1449); switch once those pods were recreated (docs/operations.md \"Upgrading Multus\")")
     return "\n".join(lines) + "\n"
 
 

@@ -94,3 +94,12 @@ def test_an_object_renamed_in_the_program_is_renamed_in_the_state_not_deleted(tm
     p = upgrade.plan(exported, thick)
     assert [(o.name, n.name) for o, n in p.renames] == [("multus-config", "multus-daemon-config")]
     assert p.unprotect == [] and p.creates == []
+
+
+def test_thick_to_thin_warns_of_the_primary_network_the_thick_cache_leaks(tmp_path):
+    """multus-cni#1449, seen with the real binaries in test_live_upgrade_datapath.py."""
+    thick = as_export(registrations(tmp_path, {"flavor": "thick"}))
+    back = upgrade.render("dev", upgrade.plan(thick, registrations(tmp_path)))
+    assert "warning: pods the thick daemon attached keep their primary interface" in back
+    forward = upgrade.render("dev", upgrade.plan(EXPORT, registrations(tmp_path, {"flavor": "thick"})))
+    assert "warning" not in forward
