@@ -30,6 +30,17 @@ controllers_run() {
   return 1
 }
 
+# The kwok controller makes the simulated nodes Ready; when it lost its port to a cluster started at the
+# same moment (above), the nodes never are: that cluster is started again like one without controllers.
+nodes_ready() {
+  answers || return 1
+  if [ "$(kubectl --kubeconfig "$kubeconfig" get nodes -o name 2>/dev/null | wc -l)" -lt 2 ]; then
+    say "cluster '$name': 2 simulated nodes"
+    kwokctl scale node --replicas 2 >&2 || return 1
+  fi
+  kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=60s >&2
+}
+
 up() {
   for part in kube etcd kwok; do
     usable "$part" || fail "the toolchain has no $part yet: run 'make toolchain' first"
@@ -40,7 +51,7 @@ up() {
   fi
   local attempt
   for attempt in 1 2 3; do
-    answers && controllers_run && break
+    answers && controllers_run && nodes_ready && break
     [ "$attempt" = 1 ] || { say "cluster '$name' did not come up whole: deleting it and starting it again"; kwokctl delete cluster >&2 || true; }
     say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
@@ -50,10 +61,7 @@ up() {
       --kube-controller-manager-binary "$(binary kube-controller-manager)" \
       --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2 || true
   done
-  answers && controllers_run || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
-  say "cluster '$name': 2 simulated nodes"
-  kwokctl scale node --replicas 2 >&2
-  kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=120s >&2
+  answers && controllers_run && nodes_ready || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
   echo "$kubeconfig"
 }
 
