@@ -19,7 +19,7 @@ venv: $(VENV)/.installed
 
 # Test modules run in parallel workers (each live worker starts its own kwok cluster): the live
 # suite waits on the engine and the API server more than it computes: 3 workers on 2 cores ran it all
-# in 10 min 21 s (2026-12-02), faster than 2. TEST_WORKERS=0: one process.
+# in 10 min 21 s (2026-12-02). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 3
 
 test: venv  ## unit tests, plus the live suite when the toolchain is built (REQUIRE_LIVE=1: it must run)
