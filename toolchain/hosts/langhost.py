@@ -71,8 +71,10 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=os.environ.get("PULUMI_LANGUAGE_HOST_VERSION", ""))
 
     def Cancel(self, request, context):
-        """The user cancelled (Ctrl-C): interrupt the program, as the Go hosts do."""
-        self.signal_children(signal.SIGINT)
+        """The user cancelled (Ctrl-C): end the program. SIGTERM, not the Go hosts' SIGINT: a Python
+        program interrupted with SIGINT prints a KeyboardInterrupt traceback, which tells the user
+        nothing; the engine finishes the cancel (and the next `up` converges) either way."""
+        self.signal_children(signal.SIGTERM)
         return empty_pb2.Empty()
 
     def spawn(self, args: list[str], **kwargs) -> subprocess.Popen:
@@ -166,4 +168,13 @@ def serve(host_class: type[LanguageHost], argv: list[str]) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
+    threading.Thread(target=watch_engine, args=(os.getppid(), stop), daemon=True).start()
     server.wait_for_termination()
+
+
+def watch_engine(engine_pid: int, stop, every: float = 0.5) -> None:
+    """End the host (and its program) once the engine that started it is gone: a CLI killed with
+    SIGKILL (an OOM kill, a CI timeout) never stops its plugins, and its children are reparented."""
+    while os.getppid() == engine_pid:
+        threading.Event().wait(every)
+    stop()

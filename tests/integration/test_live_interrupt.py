@@ -1,0 +1,99 @@
+"""A `pulumi up` interrupted for real: Ctrl-C (SIGINT to the CLI) cancels without a traceback and the
+next `up` converges; a CLI killed with SIGKILL leaves none of our processes (language host, program)
+running, and neither does the upstream provider."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Stack, Stacks, own_cluster
+
+pytestmark = pytest.mark.live
+
+# Enough networks that the `up` is still registering when the signal comes.
+NETWORKS = [{"name": f"int-{i}", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0",
+                                            "ipam": {"type": "host-local", "subnet": f"10.90.{i}.0/24"}}} for i in range(60)]
+
+
+def start_up(stack: Stack, log: Path) -> subprocess.Popen:
+    out = log.open("w")
+    return subprocess.Popen(["pulumi", "up", "--yes", "--skip-preview", "--stack", stack.name, "--non-interactive"],
+                            cwd=stack.workdir, env=stack.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(log: Path, text: str, seconds: int = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"never saw {text!r}:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines."""
+    found = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = int(next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("PPid:")))
+            if ppid == pid:
+                found[int(status.parent.name)] = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def test_ctrl_c_cancels_without_a_traceback_and_the_next_up_converges(new_stack, tmp_path):
+    stack = new_stack("ctrlc", config_from=None)
+    stack.set_config("multus-cni:networks", NETWORKS)
+    log = tmp_path / "up.log"
+    cli = start_up(stack, log)
+    wait_for(log, "creating")
+    cli.send_signal(signal.SIGINT)
+    cli.wait(300)
+    output = log.read_text()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    stack.up()
+    stack.pulumi("preview", "--expect-no-changes")
+
+
+@pytest.fixture(scope="module")
+def own(toolchain, tmp_path_factory):
+    """A cluster of this module's own: a killed run leaves its objects and a locked stack behind."""
+    yield from own_cluster(toolchain, tmp_path_factory, "killed")
+
+
+def test_a_killed_cli_leaves_none_of_our_processes_running(own, tmp_path):
+    stacks = Stacks(own, tmp_path)  # not closed: the killed run's stack stays locked; the cluster goes with the module
+    stack = stacks("killed", config_from=None)
+    stack.set_config("multus-cni:networks", NETWORKS)
+    log = tmp_path / "up.log"
+    cli = start_up(stack, log)
+    wait_for(log, "creating")
+    deadline = time.monotonic() + 60
+    while not [c for c in children(cli.pid).values() if "pulumi-resource-kubernetes" in c]:
+        assert time.monotonic() < deadline, children(cli.pid)
+        time.sleep(0.2)
+    below = children(cli.pid)
+    ours = {pid: cmd for pid, cmd in below.items() if "pulumi-language-python" in cmd or "language_host.py" in cmd}
+    providers = [pid for pid, cmd in below.items() if "pulumi-resource-kubernetes" in cmd]
+    programs = {pid: cmd for host in ours for pid, cmd in children(host).items()}
+    assert ours and programs, below
+    cli.kill()
+    cli.wait(30)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in [*ours, *programs, *providers]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [cmd for pid, cmd in {**ours, **programs}.items() if alive(pid)], "still running 10 s after the CLI"
+    # The upstream provider ends too (docs/toolchain.md).
+    assert not [pid for pid in providers if alive(pid)]
