@@ -4,25 +4,29 @@ import pulumi
 
 from components import CniPlugins, Multus, NetworkAttachment, SampleWorkload, Whereabouts
 from components.config import config_path, load_from_pulumi
+from components.ownership import ClusterAccess
 from components.warnings import warn_all
 
 project = pulumi.get_project()
 stack = load_from_pulumi(project)
 warn_all(None, config_path(project), stack.warnings())
+# The default provider's cluster: each create first looks there for an object someone else owns.
+cluster = ClusterAccess.of_default_provider()
 
 # Never deleted (multus-cni#461): the class protects itself anyway; said here where a reader looks.
 multus = Multus(
     "multus", stack.multus,
     opts=pulumi.ResourceOptions(protect=True),
-    config_path=config_path(project, "multus"),
+    config_path=config_path(project, "multus"), cluster=cluster,
 )
 
 # Optional parts (off by default): the plugins on the nodes, whereabouts; each network waits for
 # what installs the plugins it runs. Without them, say which plugins no node is known to have.
 warn_all(None, config_path(project), stack.addon_warnings())
-cni_plugins = CniPlugins("cni-plugins", stack.cniPlugins, config_path=config_path(project, "cniPlugins")) \
+cni_plugins = CniPlugins("cni-plugins", stack.cniPlugins, config_path=config_path(project, "cniPlugins"), cluster=cluster) \
     if stack.cniPlugins.enabled else None
-whereabouts = Whereabouts("whereabouts", stack.whereabouts, config_path=config_path(project, "whereabouts")) \
+whereabouts = Whereabouts("whereabouts", stack.whereabouts, config_path=config_path(project, "whereabouts"),
+                          cluster=cluster) \
     if stack.whereabouts.enabled else None
 
 
@@ -42,7 +46,7 @@ workloads = [
     SampleWorkload(
         f"{workload.namespace}/{workload.name}", workload,
         networks=[attachments[key] for key in workload.attachment_keys() if key in attachments],
-        config_path=config_path(project, "workloads", index),
+        config_path=config_path(project, "workloads", index), cluster=cluster,
     )
     for index, workload in enumerate(stack.workloads)
 ]

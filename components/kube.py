@@ -7,7 +7,7 @@ this project creates are listed: anything else is a CustomResource.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
@@ -15,6 +15,9 @@ from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
 from pulumi_kubernetes.apps.v1 import DaemonSet, Deployment
 from pulumi_kubernetes.core.v1 import ConfigMap, Pod, Secret, ServiceAccount
 from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
+
+if TYPE_CHECKING:
+    from .ownership import Owner
 
 _TYPED = {
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): CustomResourceDefinition,
@@ -33,17 +36,25 @@ _KEYWORDS = {"roleRef": "role_ref", "stringData": "string_data"}
 
 
 def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None,
-           adopt: bool = False) -> pulumi.CustomResource:
-    """The typed resource of a manifest; `adopt` imports the object the cluster already has (see `adopted`)."""
+           adopt: bool = False, owner: Optional["Owner"] = None, adopt_key: Optional[str] = None) -> pulumi.CustomResource:
+    """The typed resource of a manifest, owned by this stack (see `owned`); `adopt` imports the
+    object the cluster already has; `owner` binds the ownership hooks (`adopt_key`: the config key
+    its refusal names)."""
+    manifest = owned(manifest)
     if adopt:
-        manifest = adopted(manifest)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(import_=object_id(manifest)))
+    if owner is not None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(hooks=owner.binding()))
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     fields = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
     cls = _TYPED.get((api_version, kind))
     if cls is None:
-        return CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
-    return cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})
+        resource = CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+    else:
+        resource = cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})
+    if owner is not None:
+        owner.track(name, resource, adopt_key)
+    return resource
 
 
 def object_id(manifest: dict[str, Any]) -> str:
@@ -53,27 +64,38 @@ def object_id(manifest: dict[str, Any]) -> str:
     return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
 
 
-# pulumi-kubernetes' annotation that makes its server-side apply force conflicts, in the preview's
-# dry-run too (provider/pkg/await/await.go `patchForce`). An object created with `kubectl apply` has
-# its fields owned by `kubectl-client-side-apply`: the provider takes them over before a real update
-# (`fixCSAFieldManagers`), but never in a preview, so without it a preview of any change to them
-# fails with "Server-Side Apply field conflict".
+# pulumi-kubernetes' annotations (provider/pkg/metadata/annotations.go): `patchForce` makes its
+# server-side apply force conflicts, in the preview's dry-run too (provider/pkg/await/await.go
+# `patchForce`), so an update takes back the fields a `kubectl edit` or `kubectl patch` changed
+# (and, on an adopted object, the fields `kubectl apply` owned) instead of failing with
+# "Server-Side Apply field conflict"; `patchFieldManager` replaces the random field manager the
+# provider would pick per object (`fieldManagerName`: "pulumi-kubernetes-<random>") with one naming
+# the stack, so `managedFields` say which stack owns an object (components/ownership.py).
 PATCH_FORCE = "pulumi.com/patchForce"
+PATCH_FIELD_MANAGER = "pulumi.com/patchFieldManager"
 
 
-def adopted(manifest: dict[str, Any]) -> dict[str, Any]:
-    """An object being adopted: `pulumi.com/patchForce: "true"`, so the first `pulumi up` (and its
-    preview) may change the fields another tool applied (docs/operations.md "Adopting an existing Multus")."""
+def field_manager() -> str:
+    """This stack's field manager: `pulumi:<organization>/<project>/<stack>` (the API server allows 128 characters)."""
+    return f"pulumi:{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{pulumi.get_stack()}"[:128]
+
+
+def owned(manifest: dict[str, Any]) -> dict[str, Any]:
+    """An object this stack is the source of truth for: applied forced, under the stack's field manager
+    (docs/operations.md "Drift: what happens when someone edits the cluster")."""
     metadata = dict(manifest["metadata"])
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true"}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true",
+                               PATCH_FIELD_MANAGER: field_manager()}
     return {**manifest, "metadata": metadata}
 
 
 def create_children(parent: pulumi.Resource, name: str, objects: dict[str, dict[str, Any]], adopt: bool = False,
+                    owner: Optional["Owner"] = None, adopt_key: Optional[str] = None,
                     **options: Any) -> dict[str, pulumi.CustomResource]:
     """A component's objects, keyed by role: each named f"{name}-{role}", parented to the component,
     with only the options given (protection, for example, comes from the parent); `adopt` imports each."""
-    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options), adopt=adopt)
+    return {role: create(f"{name}-{role}", obj, pulumi.ResourceOptions(parent=parent, **options), adopt=adopt,
+                         owner=owner, adopt_key=adopt_key)
             for role, obj in objects.items()}
 
 

@@ -46,13 +46,15 @@ class NetworkAttachment(pulumi.ComponentResource):
         warn_all(self, label, network.warnings())
         self.network = network
 
-        # A Multus component's guard refuses this NAD's change while its DaemonSet rolls (multus/rollout.py).
+        # A Multus component's guard refuses this NAD's change while its DaemonSet rolls (multus/rollout.py);
+        # its ownership hooks serve the NAD too (components/ownership.py).
         guard = getattr(multus, "guard", None)
         self.nad = kube.create(
             f"{name}-nad", nad_manifest(network),
             pulumi.ResourceOptions(parent=self, depends_on=[*([multus] if multus else []), *needs] or None,
                                    hooks=guard.on_network() if guard else None),
-            adopt=network.adopt,
+            adopt=network.adopt, owner=getattr(multus, "owner", None),
+            adopt_key=f"{label}.adopt" if config_path else None,
         )
         self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
         self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])

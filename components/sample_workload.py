@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 
-from . import arguments, kube
+from . import arguments, kube, ownership
 from .annotations import DEFAULT_NETWORK, NETWORK_STATUS, NETWORKS
 from .canonical import digest
 from .config import ConfigError, Problem, WorkloadConfig, validate
@@ -98,10 +98,11 @@ class SampleWorkload(pulumi.ComponentResource):
         networks: Sequence[NetworkAttachment] = (),
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
+        cluster: Optional[ownership.ClusterAccess] = None,
     ):
         """`networks`: the attachments the pod uses (its default-network override included); it
         waits for them and is replaced when they or its selection change, since Multus reads
-        NADs only when a pod is created."""
+        NADs only when a pod is created. `cluster`: checked before the create (components/ownership.py)."""
         label = arguments.label("SampleWorkload", name, config_path)
         networks = arguments.resources(label, "networks", networks, NetworkAttachment, "NetworkAttachment components")
         workload = validate(WorkloadConfig, args, label)
@@ -123,6 +124,7 @@ class SampleWorkload(pulumi.ComponentResource):
                 # pod at all (seen on the live suite). Delete first, then create.
                 delete_before_replace=workload.kind == "Pod",
             ),
+            owner=ownership.Owner(name, cluster),
         )
         # A Deployment's pods come and go under generated names: read them with `verify`.
         self.network_status = (

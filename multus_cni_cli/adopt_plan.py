@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from components import kube
+from components import kube, managed_fields
+from components.kubeapi import ClusterError, failure_reason, path as api_path
 from components.config import MultusConfig, StackConfig, config_path, load_stack_config
 from components.core.data import one_line
 from components.multus import TYPE as MULTUS_TYPE
@@ -41,7 +42,7 @@ from components.network_attachment import TYPE as NAD_COMPONENT_TYPE
 
 from . import stackfile
 from .cli_types import stack_options
-from .decommission.cluster import Cluster, ClusterError, failure_reason, path as api_path
+from .decommission.cluster import Cluster
 from .table import aligned
 
 HELP = "before adopting an existing Multus or NADs: what the first `pulumi up` imports, creates or refuses, and what it changes"
@@ -59,7 +60,7 @@ IGNORED = (
     ("metadata", "uid"), ("metadata", "creationTimestamp"), ("status",),
     ("metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"),
     ("metadata", "annotations", "deprecated.daemonset.template.generation"),
-    ("metadata", "annotations", kube.PATCH_FORCE),
+    ("metadata", "annotations", kube.PATCH_FORCE), ("metadata", "annotations", kube.PATCH_FIELD_MANAGER),
 )
 
 # The managers whose fields pulumi-kubernetes v4.25 takes over before a real update, matched by
@@ -180,90 +181,25 @@ def _id(value: Any) -> str:
 
 # --- what the provider's first update does: take kubectl's fields over ------------------------------
 
-def owned_paths(fields: dict, prefix: tuple = ()) -> set[tuple]:
-    """The paths a managedFields entry's FieldsV1 owns (`f:name`, `k:{...}`, `v:...`, `i:N` elements;
-    `.` marks a node owned as a whole), every ancestor included."""
-    found = {prefix}
-    for key, sub in fields.items():
-        if key == ".":
-            continue
-        found |= owned_paths(sub, (*prefix, key)) if sub else {(*prefix, key)}
-    return found
-
-
-def _leaves(fields: dict, prefix: tuple = ()) -> set[tuple]:
-    found = set()
-    for key, sub in fields.items():
-        if key == ".":
-            found.add(prefix)
-        elif sub:
-            found |= _leaves(sub, (*prefix, key))
-        else:
-            found.add((*prefix, key))
-    return found
-
-
 def _taken_over(entry: dict) -> bool:
     return not entry.get("subresource") and any(
         (entry.get("manager") or "").startswith(name) and entry.get("operation") == operation for name, operation in TAKEN_OVER)
 
 
-def dropped_paths(managed_fields: Sequence[dict], manager: str) -> list[tuple]:
+def dropped_paths(entries: Sequence[dict], manager: str) -> list[tuple]:
     """The fields the first update removes: owned only by the managers the provider takes over, and
     neither set by `manager` (the rendered object's apply) nor owned by any other manager."""
     taken, kept = set(), set()
-    for entry in managed_fields:
+    for entry in entries:
         fields = entry.get("fieldsV1") or {}
         if _taken_over(entry) and entry.get("manager") != manager:
-            taken |= _leaves(fields)
+            taken |= managed_fields.leaves(fields)
         else:
-            kept |= owned_paths(fields)
+            kept |= managed_fields.owned_paths(fields)
     kept_prefixes = {p[:i] for p in kept for i in range(len(p) + 1)}
     drop = sorted(p for p in taken if p and p not in kept_prefixes)
     # The outermost only: a dropped node takes its children with it.
     return [p for p in drop if not any(p[:i] in drop for i in range(1, len(p)))]
-
-
-def _matches(element: Any, key: str) -> bool:
-    kind, _, text = key.partition(":")
-    value = json.loads(text)
-    if kind == "k":
-        return isinstance(element, dict) and all(element.get(k) == v for k, v in value.items())
-    return element == value  # "v": a set's value
-
-
-def without(obj: Any, paths: Iterable[tuple]) -> Any:
-    """A copy of `obj` without the fields the FieldsV1 paths name (a path it does not have is skipped)."""
-    obj = json.loads(json.dumps(obj))
-    for parts in paths:
-        node, ok = obj, True
-        for key in parts[:-1]:
-            node, ok = _step(node, key)
-            if not ok:
-                break
-        if ok:
-            _remove(node, parts[-1])
-    return obj
-
-
-def _step(node: Any, key: str) -> tuple[Any, bool]:
-    if key.startswith("f:") and isinstance(node, dict) and key[2:] in node:
-        return node[key[2:]], True
-    if key[:2] in ("k:", "v:") and isinstance(node, list):
-        found = [e for e in node if _matches(e, key)]
-        return (found[0], True) if found else (None, False)
-    if key.startswith("i:") and isinstance(node, list) and int(key[2:]) < len(node):
-        return node[int(key[2:])], True
-    return None, False
-
-
-def _remove(node: Any, key: str) -> None:
-    if key.startswith("f:") and isinstance(node, dict):
-        node.pop(key[2:], None)
-    elif key[:2] in ("k:", "v:") and isinstance(node, list):
-        node[:] = [e for e in node if not _matches(e, key)]
-    elif key.startswith("i:") and isinstance(node, list) and int(key[2:]) < len(node):
-        del node[int(key[2:])]
 
 
 _CONFLICT = re.compile(r'conflict with "([^"]+)"')
@@ -551,7 +487,7 @@ def after_first_up(api: ApiServer, manifest: dict, live: dict, takeover: bool,
         drop = dropped_paths(forced["metadata"].get("managedFields") or [], FIELD_MANAGER) if takeover else []
         if not drop:
             return forced, owners, None
-        body = without(forced, drop)
+        body = managed_fields.without(forced, drop)
         body["metadata"].pop("managedFields", None)  # the update keeps the object's own
         status, updated = api.update(body)  # at the forced result's resourceVersion
         if status != 409:  # 409: a controller wrote the object meanwhile (its status); apply again

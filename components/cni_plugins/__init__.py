@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Union
 
 import pulumi
 
-from .. import arguments, kube
+from .. import arguments, kube, ownership
 from ..config import validate
 from ..config.addons import CniPluginsConfig
 from . import manifests
@@ -29,12 +29,15 @@ class CniPlugins(pulumi.ComponentResource):
         args: Union[CniPluginsConfig, Mapping[str, Any], None] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
+        cluster: Optional[ownership.ClusterAccess] = None,
     ):
+        """`cluster`: the cluster the objects go to, checked before each create (components/ownership.py)."""
         label = arguments.label("CniPlugins", name, config_path)
         cfg = validate(CniPluginsConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg
-        self.children = kube.create_children(self, name, manifests.objects(cfg))
+        owner = ownership.Owner(name, cluster)
+        self.children = kube.create_children(self, name, manifests.objects(cfg), owner=owner)
         daemonset = self.children["daemonset"]
         self.namespace = daemonset.metadata.namespace
         self.daemonset_name = daemonset.metadata.name

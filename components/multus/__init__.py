@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Union
 
 import pulumi
 
-from .. import arguments, kube
+from .. import arguments, kube, ownership
 from ..annotations import NAD_CRD_NAME
 from ..config import MultusConfig, validate
 from ..warnings import warn_all
@@ -31,7 +31,9 @@ class Multus(pulumi.ComponentResource):
         args: Union[MultusConfig, Mapping[str, Any], None] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
+        cluster: Optional[ownership.ClusterAccess] = None,
     ):
+        """`cluster`: the cluster the objects go to, checked before each create (components/ownership.py)."""
         label = arguments.label("Multus", name, config_path)
         cfg = validate(MultusConfig, {} if args is None else args, label)
         # Protected unless the caller says protect=False: a caller who forgets the option must not
@@ -40,6 +42,8 @@ class Multus(pulumi.ComponentResource):
         warn_all(self, label, cfg.warnings())
         self.config = cfg
         self.guard = rollout.Guard(name)
+        self.owner = ownership.Owner(name, cluster)
+        self.adopt_key = f"{label}.adopt" if config_path else None
 
         if cfg.mode == "tanzu-package":
             objects = tanzu.objects(cfg)
@@ -48,6 +52,7 @@ class Multus(pulumi.ComponentResource):
             children["package-install"] = kube.create(
                 f"{name}-package-install", install,
                 pulumi.ResourceOptions(parent=self, depends_on=list(children.values())), adopt=cfg.adopt,
+                owner=self.owner, adopt_key=self.adopt_key,
             )
             self.namespace = pulumi.Output.from_input(cfg.namespace)
             self.daemonset_name = pulumi.Output.from_input(tanzu.daemonset_name(cfg))
@@ -68,9 +73,10 @@ class Multus(pulumi.ComponentResource):
     def _create(self, name: str, objects: dict[str, dict]) -> dict[str, pulumi.CustomResource]:
         """The DaemonSet last: in a flavor switch its pods must find the new ConfigMap (created first)."""
         daemonset = objects.pop("daemonset", None)
-        children = kube.create_children(self, name, objects, adopt=self.config.adopt)
+        mine = {"adopt": self.config.adopt, "owner": self.owner, "adopt_key": self.adopt_key}
+        children = kube.create_children(self, name, objects, **mine)
         if daemonset is not None:
-            children |= kube.create_children(self, name, {"daemonset": daemonset}, adopt=self.config.adopt,
+            children |= kube.create_children(self, name, {"daemonset": daemonset}, **mine,
                                              depends_on=list(children.values()), hooks=self.guard.on_daemonset())
             self.guard.daemonset = children["daemonset"]
         return children

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Union
 
 import pulumi
 
-from .. import arguments, kube
+from .. import arguments, kube, ownership
 from ..config import validate
 from ..config.addons import WhereaboutsConfig
 from . import manifests
@@ -30,15 +30,18 @@ class Whereabouts(pulumi.ComponentResource):
         args: Union[WhereaboutsConfig, Mapping[str, Any], None] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
+        cluster: Optional[ownership.ClusterAccess] = None,
     ):
+        """`cluster`: the cluster the objects go to, checked before each create (components/ownership.py)."""
         label = arguments.label("Whereabouts", name, config_path)
         cfg = validate(WhereaboutsConfig, {} if args is None else args, label)
         super().__init__(TYPE, name, {}, opts)
         self.config = cfg
+        owner = ownership.Owner(name, cluster)
         objects = manifests.objects(cfg)
         crds = {role: objects.pop(role) for role in manifests.CRD_ROLES}
-        rest = kube.create_children(self, name, objects)
-        self.children = {**kube.create_children(self, name, crds, retain_on_delete=True), **rest}
+        rest = kube.create_children(self, name, objects, owner=owner)
+        self.children = {**kube.create_children(self, name, crds, owner=owner, retain_on_delete=True), **rest}
         self.namespace = rest["daemonset"].metadata.namespace
         self.daemonset_name = rest["daemonset"].metadata.name
         self.service_account_name = rest["service-account"].metadata.name

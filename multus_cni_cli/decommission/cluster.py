@@ -1,100 +1,15 @@
-"""The Kubernetes API as the decommission command uses it: plain REST calls through the client's
-kubeconfig handling (no API discovery, which costs seconds; the few kinds used are known)."""
+"""The cluster as the decommission command reads it."""
 
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
-
-import yaml
+from typing import Optional
 
 from components.annotations import NAD_API_VERSION, NAD_KIND
-
-# Kinds whose plural is not lowercase + "s".
-_PLURALS = {NAD_KIND: "network-attachment-definitions"}
-
-
-class ClusterError(Exception):
-    """The cluster cannot be reached or refused a request; one line, exit status 2."""
+from components.kubeapi import Cluster as Api
+from components.kubeapi import ClusterError, failure_reason, path  # noqa: F401  (the command's errors)
 
 
-def path(api_version: str, kind: str, namespace: Optional[str] = None, name: Optional[str] = None) -> str:
-    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    scope = f"/namespaces/{namespace}" if namespace else ""
-    plural = _PLURALS.get(kind, kind.lower() + "s")
-    return f"{base}{scope}/{plural}" + (f"/{name}" if name else "")
-
-
-def failure_reason(document: Any) -> str:
-    """The API server's message of a failed request (a Status object), else its text, one line."""
-    reason = (document.get("message") or json.dumps(document)) if isinstance(document, dict) else str(document)
-    return " ".join(str(reason).split())[:300]
-
-
-class Cluster:
-    def __init__(self, kubeconfig: Optional[str], context: Optional[str]):
-        from kubernetes import config as kube_config
-
-        try:
-            self.client = kube_config.new_client_from_config(config_file=kubeconfig, context=context)
-        except (kube_config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
-            raise ClusterError(f"cannot load a kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): {exc}") from None
-        self.client.configuration.retries = 0
-        self.host = self.client.configuration.host
-
-    def request(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None) -> Optional[dict]:
-        """The response's JSON; None for 404 (also a kind that is not served, e.g. once the CRD is gone)."""
-        status, document = self.call(method, url, what, body, query)
-        if status == 404:
-            return None
-        if status >= 400:
-            raise ClusterError(f"{what}: {status} {failure_reason(document)}")
-        return document
-
-    def call(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None,
-             content_type: str = "application/json") -> tuple[int, Any]:
-        """(HTTP status, the response's JSON, or its text when it is not JSON), whatever the status."""
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        try:
-            params = self.client.param_serialize(method, url, query_params=query, header_params=headers, body=body,
-                                                 auth_settings=["BearerToken"])
-            response = self.client.call_api(*params, _request_timeout=30)
-            response.read()
-        except ApiException as exc:
-            response = exc
-        except (HTTPError, OSError) as exc:
-            raise ClusterError(f"{what}: cannot reach the cluster at {self.host}: {exc}") from None
-        text = (response.data or b"").decode() if isinstance(response.data, bytes) else (response.data or "")
-        try:
-            return response.status, json.loads(text) if text else {}
-        except ValueError:
-            return response.status, text
-
-    def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
-        return self.request("GET", path(api_version, kind, namespace, name), f"get {kind} {name}")
-
-    def list(self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> list[dict]:
-        query = [("labelSelector", label_selector)] if label_selector else None
-        found = self.request("GET", path(api_version, kind, namespace), f"list {kind}", query=query)
-        return (found or {}).get("items") or []
-
-    def create(self, manifest: dict) -> None:
-        meta = manifest["metadata"]
-        self.request("POST", path(manifest["apiVersion"], manifest["kind"], meta.get("namespace")),
-                     f"create {manifest['kind']} {meta['name']}", body=manifest)
-
-    def delete(self, manifest: dict) -> bool:
-        """Delete (background propagation); False when it was already gone."""
-        meta = manifest["metadata"]
-        done = self.request("DELETE", path(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"]),
-                            f"delete {manifest['kind']} {meta['name']}", body={"propagationPolicy": "Background"})
-        return done is not None
-
-    # --- what the command reads -----------------------------------------------------------------
-
+class Cluster(Api):
     def nodes(self) -> list[str]:
         return sorted(n["metadata"]["name"] for n in self.list("v1", "Node"))
 

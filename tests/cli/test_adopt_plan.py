@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from components import kube
+from components import kube, managed_fields
 from components.config import MultusConfig
 from components.config.multus_health import DAEMON_RESOURCES
 from components.multus import manifests
@@ -113,10 +113,10 @@ def test_the_takeover_drops_only_fields_the_render_does_not_set_and_the_server_d
     dropped = ap.dropped_paths(forced["metadata"]["managedFields"], ap.FIELD_MANAGER)
     assert ("f:metadata", "f:annotations", "f:kubectl.kubernetes.io/last-applied-configuration") in dropped
     assert ("f:spec", "f:template", "f:spec", "f:dnsPolicy") in dropped
-    rendered = kube.adopted(manifests.daemonset(CONFIGS["thin"]))
-    assert all(ap.without(rendered, [path]) == rendered for path in dropped)  # none is ours
-    stripped = ap.without(forced, dropped)
-    assert all(ap.without(forced, [path]) != forced and ap.without(stripped, [path]) == stripped for path in dropped)
+    rendered = kube.owned(manifests.daemonset(CONFIGS["thin"]))
+    assert all(managed_fields.without(rendered, [path]) == rendered for path in dropped)  # none is ours
+    stripped = managed_fields.without(forced, dropped)
+    assert all(managed_fields.without(forced, [path]) != forced and managed_fields.without(stripped, [path]) == stripped for path in dropped)
     # The dry-run update of the stripped object: the server defaulted every spec field again.
     assert ap.differences(forced, load("thin-updated")) == []
 
@@ -289,7 +289,7 @@ class FakeApi:
 
 
 def _planned(adopt: bool) -> ap.Planned:
-    manifest = kube.adopted(manifests.daemonset(CONFIGS["thin"]))
+    manifest = kube.owned(manifests.daemonset(CONFIGS["thin"]))
     return ap.Planned(manifest, "kubernetes:apps/v1:DaemonSet", "multus-daemonset", adopt, True,
                       "multus-cni:multus.adopt", CONFIGS["thin"])
 

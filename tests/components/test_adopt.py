@@ -1,5 +1,5 @@
 """Adopting what the cluster already has: `multus.adopt` and `networks[].adopt` import the objects the
-config renders, each carrying the provider's `pulumi.com/patchForce`, and nothing else is imported."""
+config renders (forced, as every object is: components/kube.py `owned`), and nothing else is imported."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def test_multus_adopt_imports_every_object_it_renders_under_the_providers_id(run
             f"{multus.get('namespace', 'kube-system')}/multus"}
 
 
-def test_without_adopt_nothing_is_imported_or_forced(run_stack):
+def test_without_adopt_nothing_is_imported(run_stack):
     run_ = run_stack(networks=[NETWORK], workloads=[{"networks": "storage"}])
+    assert [r.name for r in run_.monitor.registrations if r.custom]
     assert not [r.name for r in run_.monitor.registrations if r.request.importId]
-    assert not [r.name for r in run_.monitor.registrations if r.custom and kube.PATCH_FORCE in _annotations(r)]
 
 
 def test_a_network_adopts_its_own_nad_only(run_stack):
@@ -45,7 +45,7 @@ def test_a_network_adopts_its_own_nad_only(run_stack):
     imported = {r.type: r.request.importId for r in run_.monitor.registrations if r.request.importId}
     assert imported == {NAD: "default/storage"}
     [adopted] = [r for r in run_.monitor.by_type(NAD) if r.request.importId]
-    assert _annotations(adopted) == {kube.PATCH_FORCE: "true"}
+    assert set(_annotations(adopted)) == {kube.PATCH_FORCE, kube.PATCH_FIELD_MANAGER}  # ours only, as for any NAD
     assert json.loads(adopted.inputs["spec"]["config"])["master"] == "eth1"  # the NAD is otherwise the same
 
 

@@ -1,0 +1,158 @@
+"""One cluster, one owner: a stack takes back what someone changed on its objects behind its back,
+and never takes over an object someone else created.
+
+Every object a component creates names this stack as its field manager and forces its server-side
+apply (`kube.owned`), so `pulumi up --refresh` restores what a `kubectl edit` changed instead of
+failing on the conflict. Two hooks, run in previews too, make that visible and safe:
+
+- before an update, the fields of the refreshed object that another field manager owns and this
+  stack sets: the drift the update takes back, one warning per object;
+- before a create, the object as the cluster has it: the provider's server-side apply would take an
+  existing object over without a word (pulumi-kubernetes v4.25 `await.Creation`: "we always send a
+  PATCH request during creates"), so a create of an object someone else manages is refused, naming
+  that owner, unless it is adopted (`adopt: true`, which imports instead of creating).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pulumi
+
+from . import kube, managed_fields
+from .kubeapi import Cluster, ClusterError
+
+DOCS = 'docs/operations.md "One cluster, one owner"'
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the ownership check reaches the cluster the objects go to: the provider's settings."""
+
+    kubeconfig: Optional[str] = None  # a path or a kubeconfig's text; None: KUBECONFIG, ~/.kube/config
+    context: Optional[str] = None
+
+    @classmethod
+    def of_default_provider(cls) -> Optional["ClusterAccess"]:
+        """The default Kubernetes provider's cluster (its `kubernetes:kubeconfig` and `kubernetes:context`,
+        else KUBECONFIG); None when it renders manifests to a folder and reaches no cluster."""
+        settings = pulumi.Config("kubernetes")
+        if settings.get("renderYamlToDirectory"):
+            return None
+        return cls(settings.get("kubeconfig"), settings.get("context"))
+
+    def connect(self) -> Cluster:
+        text = self.kubeconfig
+        if text is not None and "\n" not in text and Path(text).expanduser().is_file():
+            return Cluster(str(Path(text).expanduser()), self.context)
+        return Cluster(None, self.context, kubeconfig_text=text) if text else Cluster(None, self.context)
+
+
+def described(manager: str, live: Mapping[str, Any]) -> str:
+    """Who a field manager is, in the words of the tool that names it that way."""
+    if manager.startswith("pulumi:"):
+        return f"Pulumi stack {manager[len('pulumi:'):]}"
+    if manager.startswith("pulumi-kubernetes"):
+        return f"a Pulumi stack (field manager {manager})"
+    if manager == "helm" or manager.startswith("helm-"):
+        return "Helm"
+    if manager.startswith("kubectl"):
+        return f"kubectl ({manager})"
+    return manager
+
+
+def owner_of(live: Mapping[str, Any], ours: str) -> Optional[str]:
+    """None when `ours` manages the object (a run of this stack created it, and was interrupted
+    before the state knew); else who does, from the tools' own labels and the field managers."""
+    metadata = live.get("metadata") or {}
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    names = managed_fields.managers(metadata.get("managedFields"))
+    if ours in names:
+        return None
+    if annotations.get("meta.helm.sh/release-name"):  # helm.sh/helm v3 pkg/action: the release's marks
+        return f"the Helm release {annotations.get('meta.helm.sh/release-namespace', '')}/{annotations['meta.helm.sh/release-name']}"
+    if labels.get("kapp.k14s.io/app"):  # carvel kapp: the app's label on every object it applies
+        return f"the kapp app {labels['kapp.k14s.io/app']}"
+    if not names:
+        return "an unknown owner (no field manager recorded)"
+    return ", ".join(described(name, live) for name in names)
+
+
+def drift(old_outputs: Mapping[str, Any], new_inputs: Mapping[str, Any], ours: set[str]) -> dict[str, list[str]]:
+    """manager -> the fields (API notation) it owns on the live object that this stack sets: what
+    another tool changed, which the forced apply takes back."""
+    found: dict[str, list[str]] = {}
+    for entry in (old_outputs.get("metadata") or {}).get("managedFields") or []:
+        manager = entry.get("manager") or ""
+        if manager in ours or entry.get("subresource"):
+            continue
+        fields = sorted(p for p in managed_fields.leaves(entry.get("fieldsV1") or {})
+                        if p and managed_fields.resolve(new_inputs, p)[1])
+        if fields:
+            found.setdefault(manager, []).extend(managed_fields.field_path(p) for p in fields)
+    return found
+
+
+def _what(inputs: Mapping[str, Any]) -> str:
+    metadata = inputs.get("metadata") or {}
+    where = f"{metadata['namespace']}/" if metadata.get("namespace") else ""
+    return f"{inputs.get('kind', 'object')} {where}{metadata.get('name', '?')}"
+
+
+class Owner:
+    """The ownership hooks of one component's objects (a NAD's come from its Multus)."""
+
+    def __init__(self, name: str, cluster: Optional[ClusterAccess] = None):
+        """`cluster`: where to look before a create; None (a caller's own provider, whose cluster this
+        cannot know, or a provider that renders to a folder) checks nothing before creates."""
+        self.manager = kube.field_manager()
+        self.cluster = cluster
+        self._client: Optional[Cluster] = None
+        self._lock = threading.Lock()
+        self.resources: dict[str, tuple[pulumi.Resource, Optional[str]]] = {}
+        options = pulumi.ResourceHookOptions(on_dry_run=True)
+        self.drift_hook = pulumi.ResourceHook(f"{name}-drift", self._before_update, options)
+        self.create_hook = pulumi.ResourceHook(f"{name}-owner", self._before_create, options) if cluster else None
+
+    def binding(self) -> pulumi.ResourceHookBinding:
+        return pulumi.ResourceHookBinding(before_create=[self.create_hook] if self.create_hook else None,
+                                          before_update=[self.drift_hook])
+
+    def track(self, name: str, resource: pulumi.Resource, adopt_key: Optional[str]) -> None:
+        self.resources[name] = (resource, adopt_key)
+
+    def _before_update(self, args: pulumi.ResourceHookArgs) -> None:
+        old, new = args.old_outputs or {}, args.new_inputs or {}
+        found = drift(old, new, {self.manager, str(old.get("__fieldManager") or "")})
+        if found:
+            changes = "; ".join(f"{manager} changed {', '.join(fields)}" for manager, fields in sorted(found.items()))
+            pulumi.log.warn(f"drift on {_what(new)}: {changes}; this update takes it back ({DOCS})",
+                            resource=self.resources.get(args.name, (None,))[0])
+
+    def _before_create(self, args: pulumi.ResourceHookArgs) -> None:
+        inputs = args.new_inputs or {}
+        metadata = inputs.get("metadata") or {}
+        try:
+            live = self._cluster().get(inputs["apiVersion"], inputs["kind"], metadata["name"], metadata.get("namespace"))
+        except (ClusterError, KeyError) as exc:  # the provider says what is wrong with the cluster
+            pulumi.log.debug(f"ownership of {_what(inputs)} not checked: {exc}")
+            return
+        owner = None if live is None else owner_of(live, self.manager)
+        if owner is not None:
+            adopt_key = self.resources.get(args.name, (None, None))[1]
+            remedy = (f"to manage it from this stack instead, set {adopt_key}: true once its owner lets it go"
+                      if adopt_key else "remove it from the cluster, or this part from the stack's config")
+            raise RuntimeError(f"{_what(inputs)} already exists, managed by {owner}; this stack would take it over "
+                               f"without a word: {remedy} ({DOCS})")
+
+    def _cluster(self) -> Cluster:
+        with self._lock:
+            if self._client is None:
+                assert self.cluster is not None
+                self._client = self.cluster.connect()
+            return self._client
+
+
