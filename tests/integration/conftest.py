@@ -63,9 +63,10 @@ class Cluster:
     kubeconfig: Path
     env: dict[str, str]
 
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], env=self.env,
-                              capture_output=True, text=True, timeout=120)
+    def kubectl(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
+                input_text: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], env={**self.env, **(env or {})},
+                              input=input_text, capture_output=True, text=True, timeout=120)
         if check and done.returncode:
             raise AssertionError(f"kubectl {' '.join(args)}: {done.stderr}")
         return done

@@ -65,7 +65,7 @@ def test_the_guides_tanzu_package_install_is_adopted_without_recreating_anything
         for step in preview["steps"]:
             if "$" in step["urn"]:  # the component's children
                 ops.setdefault(step["urn"].rsplit("::", 1)[-1], []).append(step["op"])
-        # Each object imported, then updated in place: it gains pulumi.com/patchForce while adopting (and
+        # Each object imported, then updated in place: it gains the stack's ownership annotations (and
         # the PackageInstall the annotation Pulumi waits on); nothing created, replaced or deleted.
         assert ops == {name: ["import", "update"] for name in (
             "multus-service-account", "multus-cluster-role", "multus-cluster-role-binding", "multus-values",
