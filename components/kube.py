@@ -44,7 +44,8 @@ def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOp
     if adopt:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(import_=object_id(manifest)))
     if owner is not None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(hooks=owner.binding()))
+        shared = bool(opts and opts.retain_on_delete)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(hooks=owner.binding(shared)))
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     fields = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
     cls = _TYPED.get((api_version, kind))

@@ -16,7 +16,6 @@ failing on the conflict. Two hooks, run in previews too, make that visible and s
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -26,14 +25,24 @@ from . import kube, managed_fields
 from .kubeapi import Cluster, ClusterError
 
 DOCS = 'docs/operations.md "One cluster, one owner"'
+DRIFT_DOCS = 'docs/operations.md "Drift: what happens when someone edits the cluster"'
 
 
-@dataclass(frozen=True)
 class ClusterAccess:
-    """How the ownership check reaches the cluster the objects go to: the provider's settings."""
+    """How the ownership check reaches the cluster the objects go to: the provider's settings.
 
-    kubeconfig: Optional[str] = None  # a path or a kubeconfig's text; None: KUBECONFIG, ~/.kube/config
-    context: Optional[str] = None
+    `kubeconfig`: a path or a kubeconfig's text, as the provider's own setting (an Output too, such
+    as a StackReference's secret: read once it is known, never logged); None: KUBECONFIG, ~/.kube/config."""
+
+    def __init__(self, kubeconfig: "pulumi.Input[str] | None" = None, context: Optional[str] = None):
+        self.context = context
+        self._known = not isinstance(kubeconfig, pulumi.Output)
+        self.kubeconfig: Optional[str] = kubeconfig if self._known else None  # type: ignore[assignment]
+        if not self._known:
+            kubeconfig.apply(self._resolved)  # type: ignore[union-attr]
+
+    def _resolved(self, value: Optional[str]) -> None:
+        self.kubeconfig, self._known = value, True
 
     @classmethod
     def of_default_provider(cls) -> Optional["ClusterAccess"]:
@@ -45,13 +54,15 @@ class ClusterAccess:
         return cls(settings.get("kubeconfig"), settings.get("context"))
 
     def connect(self) -> Cluster:
+        if not self._known:
+            raise ClusterError("the provider's kubeconfig is not known yet")
         text = self.kubeconfig
         if text is not None and "\n" not in text and Path(text).expanduser().is_file():
             return Cluster(str(Path(text).expanduser()), self.context)
         return Cluster(None, self.context, kubeconfig_text=text) if text else Cluster(None, self.context)
 
 
-def described(manager: str, live: Mapping[str, Any]) -> str:
+def described(manager: str) -> str:
     """Who a field manager is, in the words of the tool that names it that way."""
     if manager.startswith("pulumi:"):
         return f"Pulumi stack {manager[len('pulumi:'):]}"
@@ -78,7 +89,7 @@ def owner_of(live: Mapping[str, Any], ours: str) -> Optional[str]:
         return f"the kapp app {labels['kapp.k14s.io/app']}"
     if not names:
         return "an unknown owner (no field manager recorded)"
-    return ", ".join(described(name, live) for name in names)
+    return ", ".join(described(name) for name in names)
 
 
 def drift(old_outputs: Mapping[str, Any], new_inputs: Mapping[str, Any], ours: set[str]) -> dict[str, list[str]]:
@@ -117,9 +128,12 @@ class Owner:
         self.drift_hook = pulumi.ResourceHook(f"{name}-drift", self._before_update, options)
         self.create_hook = pulumi.ResourceHook(f"{name}-owner", self._before_create, options) if cluster else None
 
-    def binding(self) -> pulumi.ResourceHookBinding:
-        return pulumi.ResourceHookBinding(before_create=[self.create_hook] if self.create_hook else None,
-                                          before_update=[self.drift_hook])
+    def binding(self, shared: bool = False) -> pulumi.ResourceHookBinding:
+        """`shared`: an object the stack leaves behind on destroy (`retain_on_delete`, whereabouts'
+        CRDs, which hold the IP reservations): made to outlive its stack, so a later stack may find it
+        under an earlier one's manager and is not refused."""
+        check = [self.create_hook] if self.create_hook and not shared else None
+        return pulumi.ResourceHookBinding(before_create=check, before_update=[self.drift_hook])
 
     def track(self, name: str, resource: pulumi.Resource, adopt_key: Optional[str]) -> None:
         self.resources[name] = (resource, adopt_key)
@@ -129,7 +143,7 @@ class Owner:
         found = drift(old, new, {self.manager, str(old.get("__fieldManager") or "")})
         if found:
             changes = "; ".join(f"{manager} changed {', '.join(fields)}" for manager, fields in sorted(found.items()))
-            pulumi.log.warn(f"drift on {_what(new)}: {changes}; this update takes it back ({DOCS})",
+            pulumi.log.warn(f"drift on {_what(new)}: {changes}; this update takes it back ({DRIFT_DOCS})",
                             resource=self.resources.get(args.name, (None,))[0])
 
     def _before_create(self, args: pulumi.ResourceHookArgs) -> None:
@@ -143,7 +157,9 @@ class Owner:
         owner = None if live is None else owner_of(live, self.manager)
         if owner is not None:
             adopt_key = self.resources.get(args.name, (None, None))[1]
-            remedy = (f"to manage it from this stack instead, set {adopt_key}: true once its owner lets it go"
+            # Another stack must first forget it (`pulumi state delete`), or both would own it.
+            after = " once that stack lets it go" if "Pulumi stack" in owner else ""
+            remedy = (f"to manage it from this stack instead, set {adopt_key}: true{after}"
                       if adopt_key else "remove it from the cluster, or this part from the stack's config")
             raise RuntimeError(f"{_what(inputs)} already exists, managed by {owner}; this stack would take it over "
                                f"without a word: {remedy} ({DOCS})")

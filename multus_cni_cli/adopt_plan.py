@@ -6,9 +6,9 @@ Pulumi's mocks, as for `render`. Each is then looked up in the stack's state and
 
 - `import`: in the cluster, and the config adopts it (`multus.adopt`, `networks[N].adopt`);
 - `create`: not in the cluster;
-- `exists, not adopted`: in the cluster, but the config would create it: `pulumi up` would not
-  import it but apply over it (server-side apply upserts), so another tool's object would become
-  this stack's (and go with its `destroy`) without a word;
+- `exists, not adopted`: in the cluster, but the config would create it: `pulumi up` refuses that
+  create, naming the object's owner (components/ownership.py), since the provider's create is a
+  server-side apply that would take the object over without a word;
 - `missing`: adopted, but not in the cluster: the import fails;
 - `in the stack`: the stack's state holds it already; `pulumi preview` shows what changes.
 
@@ -387,8 +387,8 @@ class Item:
             return f"adopted by {self.adopt_key}" + (f"; the first `pulumi up` changes it (below)" if self.differences else "")
         if self.action == EXISTS:
             if self.adopt_key is None:
-                return ("the cluster already has it and no key of this config adopts it: `pulumi up` would apply over it "
-                        "and the stack would own it; rename it, or remove the cluster's object")
+                return ("the cluster already has it and no key of this config adopts it: `pulumi up` refuses to create it; "
+                        "rename it, or remove the cluster's object")
             rename = "" if self.adopt_key.endswith(("multus.adopt",)) else ", or rename it"
             return f"the cluster already has it: set {self.adopt_key}: true to import it{rename}"
         if self.action == MISSING:

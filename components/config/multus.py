@@ -130,9 +130,9 @@ class MultusConfig(Model):
     or a percentage of the nodes such as '10%'); pods created on such a node meanwhile wait for it."""
     adopt: bool = False
     """Take over the Multus the cluster already runs: the first `pulumi up` imports each object this
-    config renders (same names and namespace) instead of creating it, and while set each carries
-    `pulumi.com/patchForce`, so that up may change what `kubectl apply` wrote. Imports nothing once
-    imported; check first with `multus-cni adopt-plan`."""
+    config renders (same names and namespace) instead of creating it, which is refused for an object
+    someone else manages (components/ownership.py). Imports nothing once imported; check first with
+    `multus-cni adopt-plan`."""
     readinessIndicatorFile: Optional[NodePath] = None
     """A file on the node whose existence says the primary CNI is ready; Multus waits for it before
     attaching a pod. Off by default: the path depends on the primary CNI (docs/operations.md)."""

@@ -81,8 +81,8 @@ class NetworkConfig(Named, Model):
     raw: bool = False
     """Allow plugin and IPAM types outside the catalog (their settings are passed unchecked)."""
     adopt: bool = False
-    """The NAD already exists in the cluster: the first `pulumi up` imports it instead of applying over
-    it (while set it carries `pulumi.com/patchForce`)."""
+    """The NAD already exists in the cluster: the first `pulumi up` imports it instead of refusing to
+    create it (components/ownership.py)."""
 
     _summary: Summary = PrivateAttr(default_factory=Summary)
     _catalog_warnings: list = PrivateAttr(default_factory=list)

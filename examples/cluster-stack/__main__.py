@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import Multus, NetworkAttachment, SampleWorkload
+from components.ownership import ClusterAccess
 
 config = pulumi.Config()
 cluster_stack = config.get("clusterStack")  # e.g. "acme/cluster/prod", whose output is `kubeconfig`
@@ -18,9 +19,12 @@ master = config.get("master") or "eth0"
 
 provider = k8s.Provider("cluster", kubeconfig=kubeconfig)
 on_cluster = pulumi.ResourceOptions(providers=[provider])
+# The same cluster, for the check that no object created here already belongs to someone else.
+cluster = ClusterAccess(kubeconfig)
 
 # Protected: deleting Multus breaks pod networking on every node (multus-cni#461).
-multus = Multus("multus", {"flavor": "thick"}, opts=pulumi.ResourceOptions(providers=[provider], protect=True))
+multus = Multus("multus", {"flavor": "thick"}, opts=pulumi.ResourceOptions(providers=[provider], protect=True),
+                cluster=cluster)
 
 storage = NetworkAttachment("storage", {
     "name": "storage",
@@ -35,7 +39,8 @@ storage = NetworkAttachment("storage", {
     },
 }, multus=multus, opts=on_cluster)
 
-probe = SampleWorkload("probe", {"name": "storage-probe", "networks": "storage"}, networks=[storage], opts=on_cluster)
+probe = SampleWorkload("probe", {"name": "storage-probe", "networks": "storage"}, networks=[storage], opts=on_cluster,
+                       cluster=cluster)
 
 pulumi.export("networks", [storage.nad_name])
 pulumi.export("probeNetworkStatus", probe.network_status)

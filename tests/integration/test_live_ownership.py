@@ -82,7 +82,7 @@ def test_a_second_stack_refuses_what_another_stack_or_kubectl_owns(new_stack, cl
     assert refused.returncode != 0
     assert said(refused, f"CustomResourceDefinition {NAD} already exists, managed by Pulumi stack organization/multus-cni/first; "
                          "this stack would take it over without a word: to manage it from this stack instead, "
-                         "set multus-cni:multus.adopt: true once its owner lets it go")
+                         "set multus-cni:multus.adopt: true once that stack lets it go")
     assert said(refused, "ClusterRole multus already exists, managed by Pulumi stack organization/multus-cni/first")
     assert "Traceback" not in refused.stdout + refused.stderr
     # The real run (no preview first) refuses the same way, and the objects stay the first stack's.
