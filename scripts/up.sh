@@ -12,14 +12,17 @@ PY=${PY:-.venv/bin/python}
 . toolchain/lib.sh
 # The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
 toolchain_hint=""
+setup=()  # what this script set up, printed before recovery commands (a user's shell lacks it)
 if usable pulumi && present python_host && present provider; then
   eval "$(bash toolchain/env.sh)"
+  setup+=('eval "$(make -s toolchain-env)"')
   toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
     echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 25 minutes cold on 2 cores, 18 GB of cache)." >&2
     bash toolchain/build.sh
     eval "$(bash toolchain/env.sh)"
+    setup+=('eval "$(make -s toolchain-env)"')
     toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
   else
     cat >&2 <<MSG
@@ -36,13 +39,23 @@ fi
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami >/dev/null 2>&1; then
   mkdir -p .pulumi-state
   export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
+  setup+=("export PULUMI_BACKEND_URL=$(printf %q "$PULUMI_BACKEND_URL")")
   echo "State backend: $PULUMI_BACKEND_URL"
 fi
 # File backends encrypt secrets with a passphrase; an empty one unless you set yours.
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE=""
+  setup+=("export PULUMI_CONFIG_PASSPHRASE=''")
 fi
 yes=(); [ "${YES:-0}" = 1 ] && yes=(--yes)
+# Before any `pulumi up`: what a killed run left (a stale lock, pending operations, a cut-off
+# checkpoint) is printed with the commands that clear it, and nothing runs (docs/operations.md,
+# "When a run was killed"); a run still going is named in one line. Exit 1 either way.
+recover_first() {
+  local args=() line
+  for line in "${setup[@]}"; do args+=(--setup "$line"); done
+  "$PY" -m multus_cni_cli.recovery --stack "$1" "${args[@]}" --then "$2" || exit 1
+}
 
 if [ -n "${RENDER_DIR:-}" ]; then
   # A companion stack: one whose provider rendered can never apply to a cluster later, because
@@ -52,6 +65,7 @@ if [ -n "${RENDER_DIR:-}" ]; then
   pulumi stack select --create "$render_stack" >/dev/null
   pulumi config cp --stack "$STACK" --dest "$render_stack"
   pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$render_stack"
+  recover_first "$render_stack" "make render-dir"
   pulumi up --stack "$render_stack" "${yes[@]}"
   echo "Manifests of stack '$STACK' written to ./$RENDER_DIR by the Kubernetes provider."
   exit
@@ -64,9 +78,12 @@ if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   echo "No kubeconfig: starting the local kwok control plane ('make cluster')."
   KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)
   export KUBECONFIG
+  setup+=("export KUBECONFIG=$(printf %q "$KUBECONFIG")")
   echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime)."
 fi
 
+again="make up"; [ "$STACK" = dev ] || again="make up STACK=$STACK"
+recover_first "$STACK" "$again"
 pulumi up --stack "$STACK" "${yes[@]}"
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
 cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster
