@@ -48,12 +48,13 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
   setup+=("export PULUMI_CONFIG_PASSPHRASE=''")
 fi
 yes=(); [ "${YES:-0}" = 1 ] && yes=(--yes)
-# Before any `pulumi up`: what a killed run left (a stale lock, pending operations, a cut-off
-# checkpoint) is printed with the commands that clear it, and nothing runs (docs/operations.md,
-# "When a run was killed"); a run still going is named in one line. Exit 1 either way.
+# Before the stack is selected (a cut-off checkpoint fails that already): what a killed run left (a
+# stale lock, pending operations, a cut-off checkpoint) is printed with the commands that clear it,
+# and nothing runs (docs/operations.md, "When a run was killed"); a run still going is named in one
+# line. Exit 1 either way. The refresh reaches the cluster: the local one when `make up` would use it.
 recover_first() {
   local args=() line
-  for line in "${setup[@]}"; do args+=(--setup "$line"); done
+  for line in "${setup[@]}" "${@:3}"; do args+=(--setup "$line"); done
   "$PY" -m multus_cni_cli.recovery --stack "$1" "${args[@]}" --then "$2" || exit 1
 }
 
@@ -61,29 +62,33 @@ if [ -n "${RENDER_DIR:-}" ]; then
   # A companion stack: one whose provider rendered can never apply to a cluster later, because
   # switching renderYamlToDirectory replaces every object and protect forbids replacing Multus.
   render_stack="$STACK-render"
+  recover_first "$render_stack" "make render-dir"
   pulumi stack select --create "$STACK" >/dev/null   # `config cp` reads from a stack that exists
   pulumi stack select --create "$render_stack" >/dev/null
   pulumi config cp --stack "$STACK" --dest "$render_stack"
   pulumi config set kubernetes:renderYamlToDirectory "$RENDER_DIR" --stack "$render_stack"
-  recover_first "$render_stack" "make render-dir"
   pulumi up --stack "$render_stack" "${yes[@]}"
   echo "Manifests of stack '$STACK' written to ./$RENDER_DIR by the Kubernetes provider."
   exit
 fi
 
+default_kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
+again="make up"; [ "$STACK" = dev ] || again="make up STACK=$STACK"
+if [ ! -s "${default_kubeconfig%%:*}" ] && ! grep -qs '^ *kubernetes:kubeconfig:' "Pulumi.$STACK.yaml"; then
+  # shellcheck disable=SC2016  # printed for the user's shell, not expanded here
+  recover_first "$STACK" "$again" 'export KUBECONFIG="$(bash cluster/kwok.sh up | tail -n 1)"'
+else
+  recover_first "$STACK" "$again"
+fi
 pulumi stack select --create "$STACK" >/dev/null
 kubeconfig_of_stack=$(pulumi config get kubernetes:kubeconfig --stack "$STACK" 2>/dev/null || true)
-default_kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
 if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   echo "No kubeconfig: starting the local kwok control plane ('make cluster')."
   KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)
   export KUBECONFIG
-  setup+=("export KUBECONFIG=$(printf %q "$KUBECONFIG")")
   echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime)."
 fi
 
-again="make up"; [ "$STACK" = dev ] || again="make up STACK=$STACK"
-recover_first "$STACK" "$again"
 pulumi up --stack "$STACK" "${yes[@]}"
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
 cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster
