@@ -19,7 +19,18 @@ class Pulumi:
     cwd: Path
 
     def __call__(self, *args: str, what: str) -> str:
-        command = ["pulumi", *args, "--stack", self.stack, "--non-interactive"]
+        return self._run(list(args), what, ("--stack", self.stack))
+
+    def backend_url(self) -> str:
+        """The state backend the CLI uses here (`pulumi whoami`: the environment, Pulumi.yaml, the login)."""
+        what = "finding the state backend"
+        try:
+            return json.loads(self._run(["whoami", "--json"], what))["url"]
+        except (ValueError, KeyError, TypeError):
+            raise StepFailed(f"{what}: `pulumi whoami --json` did not print its JSON") from None
+
+    def _run(self, args: list[str], what: str, stack: tuple[str, ...] = ()) -> str:
+        command = ["pulumi", *args, *stack, "--non-interactive"]
         try:
             done = subprocess.run(command, cwd=self.cwd, capture_output=True, text=True, timeout=1800)
         except FileNotFoundError:

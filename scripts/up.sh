@@ -12,14 +12,17 @@ PY=${PY:-.venv/bin/python}
 . toolchain/lib.sh
 # The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
 toolchain_hint=""
+setup=()  # what this script set up, printed before recovery commands (a user's shell lacks it)
 if usable pulumi && present python_host && present provider; then
   eval "$(bash toolchain/env.sh)"
+  setup+=('eval "$(make -s toolchain-env)"')
   toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
     echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 25 minutes cold on 2 cores, 18 GB of cache)." >&2
     bash toolchain/build.sh
     eval "$(bash toolchain/env.sh)"
+    setup+=('eval "$(make -s toolchain-env)"')
     toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
   else
     cat >&2 <<MSG
@@ -36,18 +39,30 @@ fi
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami >/dev/null 2>&1; then
   mkdir -p .pulumi-state
   export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
+  setup+=("export PULUMI_BACKEND_URL=$(printf %q "$PULUMI_BACKEND_URL")")
   echo "State backend: $PULUMI_BACKEND_URL"
 fi
 # File backends encrypt secrets with a passphrase; an empty one unless you set yours.
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE=""
+  setup+=("export PULUMI_CONFIG_PASSPHRASE=''")
 fi
 yes=(); [ "${YES:-0}" = 1 ] && yes=(--yes)
+# Before the stack is selected (a cut-off checkpoint fails that already): what a killed run left (a
+# stale lock, pending operations, a cut-off checkpoint) is printed with the commands that clear it,
+# and nothing runs (docs/operations.md, "When a run was killed"); a run still going is named in one
+# line. Exit 1 either way. The refresh reaches the cluster: the local one when `make up` would use it.
+recover_first() {
+  local args=() line
+  for line in "${setup[@]}" "${@:3}"; do args+=(--setup "$line"); done
+  "$PY" -m multus_cni_cli.recovery --stack "$1" "${args[@]}" --then "$2" || exit 1
+}
 
 if [ -n "${RENDER_DIR:-}" ]; then
   # A companion stack: one whose provider rendered can never apply to a cluster later, because
   # switching renderYamlToDirectory replaces every object and protect forbids replacing Multus.
   render_stack="$STACK-render"
+  recover_first "$render_stack" "make render-dir"
   pulumi stack select --create "$STACK" >/dev/null   # `config cp` reads from a stack that exists
   pulumi stack select --create "$render_stack" >/dev/null
   pulumi config cp --stack "$STACK" --dest "$render_stack"
@@ -57,9 +72,16 @@ if [ -n "${RENDER_DIR:-}" ]; then
   exit
 fi
 
+default_kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
+again="make up"; [ "$STACK" = dev ] || again="make up STACK=$STACK"
+if [ ! -s "${default_kubeconfig%%:*}" ] && ! grep -qs '^ *kubernetes:kubeconfig:' "Pulumi.$STACK.yaml"; then
+  # shellcheck disable=SC2016  # printed for the user's shell, not expanded here
+  recover_first "$STACK" "$again" 'export KUBECONFIG="$(bash cluster/kwok.sh up | tail -n 1)"'
+else
+  recover_first "$STACK" "$again"
+fi
 pulumi stack select --create "$STACK" >/dev/null
 kubeconfig_of_stack=$(pulumi config get kubernetes:kubeconfig --stack "$STACK" 2>/dev/null || true)
-default_kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
 if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   echo "No kubeconfig: starting the local kwok control plane ('make cluster')."
   KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)

@@ -1,4 +1,5 @@
-"""One stack of the fleet: its config checked locally, then the engine's preview, then (up) its update.
+"""One stack of the fleet: its config checked locally, then what a killed run left on it, then the
+engine's preview, then (up) its update.
 
 `up` runs only after a clean preview of the same stack, and never when that preview would delete
 or replace a protected object; nothing here ever destroys.
@@ -13,7 +14,7 @@ from typing import Callable
 
 from pulumi import automation as auto
 
-from .. import stackfile
+from .. import recovery, stackfile
 from components.config import ConfigError, load_stack_config
 from .progress import Progress
 from .report import Row
@@ -42,10 +43,12 @@ def config_problem(stack: str, root: Path) -> str:
 
 class StackRun:
     def __init__(self, name: str, command: str, workspace: auto.LocalWorkspace, show: Show,
-                 stop: threading.Event, check_config: Callable[[str], str] | None = None):
+                 stop: threading.Event, check_config: Callable[[str], str] | None = None,
+                 check_leftovers: Callable[[str], recovery.Leftovers] | None = None):
         self.name, self.command, self.workspace = name, command, workspace
         self.show, self.stop = show, stop
         self.check_config = check_config or (lambda stack: config_problem(stack, Path(workspace.work_dir)))
+        self.check_leftovers = check_leftovers or (lambda stack: recovery.check(stack, Path(workspace.work_dir)))
         self.progress = Progress()
         self._start = time.monotonic()
 
@@ -56,6 +59,11 @@ class StackRun:
         problem = self.check_config(self.name)
         if problem:
             return self._row("failed", problem)
+        # A killed run's leftovers: the row names the commands, which are never run here
+        # (docs/operations.md, "When a run was killed"); another run's lock stops only an update.
+        leftovers = self.check_leftovers(self.name)
+        if leftovers.problems or (leftovers.held and self.command == "up"):
+            return self._row("failed", leftovers.one_line())
         try:
             stack = auto.Stack.select(self.name, self.workspace)
             failed = self._engine("preview", stack.preview)

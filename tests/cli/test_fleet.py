@@ -274,3 +274,48 @@ def test_run_all_runs_at_most_parallel_stacks_at_once_and_keeps_their_order():
     rows = cli.run_all([run(name) for name in "edcba"], 2, Interrupt())
     assert [row.stack for row in rows] == list("edcba")
     assert most[0] == 2
+
+
+# --- what a killed run left ------------------------------------------------------------------
+
+def stack_run(action: str, leftovers, monkeypatch):
+    """A StackRun whose config is fine and whose engine is never reached without a trace."""
+    import threading
+    from types import SimpleNamespace
+
+    from pulumi import automation as auto
+    from multus_cni_cli.fleet.stack_run import StackRun
+
+    selected = []
+
+    def select(name, workspace):
+        selected.append(name)
+        raise auto.StackNotFoundError(Exception("stand-in"))
+
+    monkeypatch.setattr(auto.Stack, "select", staticmethod(select))
+    run = StackRun("a", action, SimpleNamespace(work_dir="."), lambda *a: None, threading.Event(),
+                   check_config=lambda stack: "", check_leftovers=lambda stack: leftovers)
+    return run, selected
+
+
+@pytest.mark.parametrize("action", ["preview", "up"])
+def test_a_stack_a_killed_run_left_is_a_failed_row_naming_the_commands_and_no_engine_starts(action, monkeypatch):
+    from multus_cni_cli.recovery import Leftovers
+
+    left = Leftovers("a", problems=("1 pending operation (creating multus-crd)",),
+                     commands=("pulumi cancel --yes --stack a", "pulumi refresh --clear-pending-creates --yes --skip-preview --stack a"))
+    run, selected = stack_run(action, left, monkeypatch)
+    row = run()
+    assert (row.status, selected) == ("failed", [])
+    assert row.error == ("left by a killed run (1 pending operation (creating multus-crd)): run "
+                         "`pulumi cancel --yes --stack a`, then `pulumi refresh --clear-pending-creates --yes --skip-preview --stack a`")
+
+
+def test_another_runs_lock_stops_an_up_but_not_a_preview(monkeypatch):
+    from multus_cni_cli.recovery import Leftovers
+
+    held = Leftovers("a", held="Stack 'a' is locked by another run: root@vm (pid 7) since T; wait for it to end")
+    row = stack_run("up", held, monkeypatch)[0]()
+    assert (row.status, row.error) == ("failed", held.held)
+    run, selected = stack_run("preview", held, monkeypatch)
+    assert run().error == "no stack 'a' in this project's backend" and selected == ["a"]  # it went on to the engine

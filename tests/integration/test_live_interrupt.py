@@ -1,9 +1,11 @@
 """A `pulumi up` interrupted for real: Ctrl-C (SIGINT to the CLI) cancels without a traceback and the
 next `up` converges; a CLI killed with SIGKILL leaves none of our processes (language host, program)
-running (the upstream provider is not ours, and sometimes runs on)."""
+running (the upstream provider is not ours, and sometimes runs on); after such a kill `make up` prints
+the recovery commands and stops, and those commands, then `pulumi up`, leave no change to preview."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -100,3 +102,62 @@ def test_a_killed_cli_leaves_none_of_our_processes_running(own, tmp_path):
     for pid in providers:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def pending_in(checkpoint: Path) -> list[dict]:
+    """The pending operations of a file backend's checkpoint, read as it is being written."""
+    try:
+        return json.loads(checkpoint.read_text())["checkpoint"]["latest"].get("pending_operations") or []
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def test_after_a_killed_up_make_up_prints_the_recovery_and_following_it_converges(own, tmp_path):
+    stacks = Stacks(own, tmp_path)  # not closed: the cluster goes with the module
+    stack = stacks("recover", config_from=None)
+    stack.set_config("multus-cni:networks", NETWORKS)
+    state = Path(stack.env["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi"
+    checkpoint = state / "stacks" / "multus-cni" / "recover.json"
+    cli = start_up(stack, tmp_path / "up.log")
+    deadline = time.monotonic() + 120
+    while not [op for op in pending_in(checkpoint) if op["resource"].get("custom")]:  # a Kubernetes object in flight
+        assert time.monotonic() < deadline and cli.poll() is None, (tmp_path / "up.log").read_text()
+        time.sleep(0.05)
+    below = children(cli.pid)
+    cli.kill()
+    cli.wait(30)
+    for pid, cmd in below.items():  # the upstream provider may run on (above); not this test's subject
+        if "pulumi-resource-kubernetes" in cmd and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    lock = next((state / "locks").rglob("*.json"))
+    assert json.loads(lock.read_text())["pid"] == cli.pid
+    pending = pending_in(checkpoint)
+
+    # `make up`, as scripts/up.sh runs it: it finds what the kill left, prints the commands, stops.
+    made = subprocess.run(["bash", "scripts/up.sh"], cwd=stack.workdir, env={**stack.env, "STACK": "recover", "YES": "1"},
+                          capture_output=True, text=True, timeout=300)
+    print(made.stderr)  # shown with -s: what `make up` printed
+    assert made.returncode == 1, made.stdout + made.stderr
+    assert "Updating (recover)" not in made.stdout and lock.exists()  # no `pulumi up` ran
+    lines = made.stderr.splitlines()
+    heading = 'Recover it with these commands, in order (docs/operations.md, "When a run was killed"):'
+    assert heading in lines, made.stdout + made.stderr
+    start = lines.index(heading)
+    printed = [line.strip() for line in lines[start + 1:lines.index("Then run `make up STACK=recover` again.")]]
+    expected = ['eval "$(make -s toolchain-env)"', "pulumi cancel --yes --stack recover"]
+    if pending:  # the kill lands between two saves of the checkpoint: almost always with operations pending
+        expected.append("pulumi refresh --clear-pending-creates --yes --skip-preview --stack recover")
+    assert [line for line in printed if not line.startswith("rm ")] == expected, made.stderr
+    assert f"(pid {cli.pid})" in made.stderr
+
+    # Exactly the printed lines, in one shell, then the ordinary update and a preview without changes.
+    done = subprocess.run(["bash", "-euc", "\n".join(printed)], cwd=stack.workdir, env=stack.env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not json.loads(stack.pulumi("stack", "export").stdout)["deployment"].get("pending_operations")
+    assert not list((state / "locks").rglob("*.json"))
+    stack.up()
+    stack.pulumi("preview", "--expect-no-changes")
+    again = subprocess.run([str(stack.workdir / ".venv" / "bin" / "python"), "-m", "multus_cni_cli.recovery", "--stack", "recover"],
+                           cwd=stack.workdir, env=stack.env, capture_output=True, text=True, timeout=120)
+    assert (again.returncode, again.stderr) == (0, "")
