@@ -65,28 +65,30 @@ def object_id(manifest: dict[str, Any]) -> str:
     return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
 
 
-# pulumi-kubernetes' annotations (provider/pkg/metadata/annotations.go): `patchForce` makes its
-# server-side apply force conflicts, in the preview's dry-run too (provider/pkg/await/await.go
-# `patchForce`), so an update takes back the fields a `kubectl edit` or `kubectl patch` changed
-# (and, on an adopted object, the fields `kubectl apply` owned) instead of failing with
-# "Server-Side Apply field conflict"; `patchFieldManager` replaces the random field manager the
-# provider would pick per object (`fieldManagerName`: "pulumi-kubernetes-<random>") with one naming
-# the stack, so `managedFields` say which stack owns an object (components/ownership.py).
+# pulumi-kubernetes' annotation that makes its server-side apply force conflicts, in the preview's
+# dry-run too (provider/pkg/await/await.go `patchForce`), so an update takes back the fields a
+# `kubectl edit` or `kubectl patch` changed (and, on an adopted object, the fields `kubectl apply`
+# owned) instead of failing with "Server-Side Apply field conflict".
 PATCH_FORCE = "pulumi.com/patchForce"
-PATCH_FIELD_MANAGER = "pulumi.com/patchFieldManager"
+# Which stack owns the object, for the ownership check (components/ownership.py). Not the
+# provider's `pulumi.com/patchFieldManager`: the provider updates a CRD with a PUT (await.go
+# `updateResource`), so a new field manager owns none of its spec, and dropping the old one
+# (`ssa.Relinquish`) then empties it: the first `up` of an existing stack failed with
+# "spec.group: Required value" (measured, pulumi-kubernetes v4.25).
+STACK_ANNOTATION = "multus-cni/stack"
 
 
-def field_manager() -> str:
-    """This stack's field manager: `pulumi:<organization>/<project>/<stack>` (the API server allows 128 characters)."""
-    return f"pulumi:{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{pulumi.get_stack()}"[:128]
+def stack_id() -> str:
+    """This stack as `<organization>/<project>/<stack>`."""
+    return f"{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 def owned(manifest: dict[str, Any]) -> dict[str, Any]:
-    """An object this stack is the source of truth for: applied forced, under the stack's field manager
-    (docs/operations.md "Drift: what happens when someone edits the cluster")."""
+    """An object this stack is the source of truth for: applied forced, marked with the stack
+    (docs/operations.md "One cluster, one owner")."""
     metadata = dict(manifest["metadata"])
     metadata["annotations"] = {**(metadata.get("annotations") or {}), PATCH_FORCE: "true",
-                               PATCH_FIELD_MANAGER: field_manager()}
+                               STACK_ANNOTATION: stack_id()}
     return {**manifest, "metadata": metadata}
 
 

@@ -1,9 +1,9 @@
 """One cluster, one owner: a stack takes back what someone changed on its objects behind its back,
 and never takes over an object someone else created.
 
-Every object a component creates names this stack as its field manager and forces its server-side
-apply (`kube.owned`), so `pulumi up --refresh` restores what a `kubectl edit` changed instead of
-failing on the conflict. Two hooks, run in previews too, make that visible and safe:
+Every object a component creates is marked with its stack and forces its server-side apply
+(`kube.owned`), so `pulumi up --refresh` restores what a `kubectl edit` changed instead of failing
+on the conflict. Two hooks, run in previews too, make that visible and safe:
 
 - before an update, the fields of the refreshed object that another field manager owns and this
   stack sets: the drift the update takes back, one warning per object;
@@ -64,8 +64,6 @@ class ClusterAccess:
 
 def described(manager: str) -> str:
     """Who a field manager is, in the words of the tool that names it that way."""
-    if manager.startswith("pulumi:"):
-        return f"Pulumi stack {manager[len('pulumi:'):]}"
     if manager.startswith("pulumi-kubernetes"):
         return f"a Pulumi stack (field manager {manager})"
     if manager == "helm" or manager.startswith("helm-"):
@@ -76,17 +74,19 @@ def described(manager: str) -> str:
 
 
 def owner_of(live: Mapping[str, Any], ours: str) -> Optional[str]:
-    """None when `ours` manages the object (a run of this stack created it, and was interrupted
-    before the state knew); else who does, from the tools' own labels and the field managers."""
+    """None when the object is marked with `ours` (a run of this stack created it, and was
+    interrupted before the state knew); else who owns it: another stack's mark, the tools' own
+    labels, else its field managers."""
     metadata = live.get("metadata") or {}
     labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
-    names = managed_fields.managers(metadata.get("managedFields"))
-    if ours in names:
-        return None
+    stack = annotations.get(kube.STACK_ANNOTATION)
+    if stack:
+        return None if stack == ours else f"Pulumi stack {stack}"
     if annotations.get("meta.helm.sh/release-name"):  # helm.sh/helm v3 pkg/action: the release's marks
         return f"the Helm release {annotations.get('meta.helm.sh/release-namespace', '')}/{annotations['meta.helm.sh/release-name']}"
     if labels.get("kapp.k14s.io/app"):  # carvel kapp: the app's label on every object it applies
         return f"the kapp app {labels['kapp.k14s.io/app']}"
+    names = managed_fields.managers(metadata.get("managedFields"))
     if not names:
         return "an unknown owner (no field manager recorded)"
     return ", ".join(described(name) for name in names)
@@ -119,7 +119,7 @@ class Owner:
     def __init__(self, name: str, cluster: Optional[ClusterAccess] = None):
         """`cluster`: where to look before a create; None (a caller's own provider, whose cluster this
         cannot know, or a provider that renders to a folder) checks nothing before creates."""
-        self.manager = kube.field_manager()
+        self.stack = kube.stack_id()
         self.cluster = cluster
         self._client: Optional[Cluster] = None
         self._lock = threading.Lock()
@@ -140,7 +140,7 @@ class Owner:
 
     def _before_update(self, args: pulumi.ResourceHookArgs) -> None:
         old, new = args.old_outputs or {}, args.new_inputs or {}
-        found = drift(old, new, {self.manager, str(old.get("__fieldManager") or "")})
+        found = drift(old, new, {str(old.get("__fieldManager") or "")})
         if found:
             changes = "; ".join(f"{manager} changed {', '.join(fields)}" for manager, fields in sorted(found.items()))
             pulumi.log.warn(f"drift on {_what(new)}: {changes}; this update takes it back ({DRIFT_DOCS})",
@@ -154,7 +154,7 @@ class Owner:
         except (ClusterError, KeyError) as exc:  # the provider says what is wrong with the cluster
             pulumi.log.debug(f"ownership of {_what(inputs)} not checked: {exc}")
             return
-        owner = None if live is None else owner_of(live, self.manager)
+        owner = None if live is None else owner_of(live, self.stack)
         if owner is not None:
             adopt_key = self.resources.get(args.name, (None, None))[1]
             # Another stack must first forget it (`pulumi state delete`), or both would own it.

@@ -60,7 +60,7 @@ IGNORED = (
     ("metadata", "uid"), ("metadata", "creationTimestamp"), ("status",),
     ("metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"),
     ("metadata", "annotations", "deprecated.daemonset.template.generation"),
-    ("metadata", "annotations", kube.PATCH_FORCE), ("metadata", "annotations", kube.PATCH_FIELD_MANAGER),
+    ("metadata", "annotations", kube.PATCH_FORCE), ("metadata", "annotations", kube.STACK_ANNOTATION),
 )
 
 # The managers whose fields pulumi-kubernetes v4.25 takes over before a real update, matched by

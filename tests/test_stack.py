@@ -12,7 +12,7 @@ from multus_cni_cli import stackfile
 from components.annotations import NETWORK_STATUS, NETWORKS
 from conftest import GUIDE, MULTUS, NAD, POD, PROGRAM, PROJECT, ROOT, children_of, guide_nad, guide_pod, only
 
-OWNERSHIP = {kube.PATCH_FORCE, kube.PATCH_FIELD_MANAGER}
+OWNERSHIP = {kube.PATCH_FORCE, kube.STACK_ANNOTATION}
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_a_network_adopts_its_own_nad_only(run_stack):
     imported = {r.type: r.request.importId for r in run_.monitor.registrations if r.request.importId}
     assert imported == {NAD: "default/storage"}
     [adopted] = [r for r in run_.monitor.by_type(NAD) if r.request.importId]
-    assert set(_annotations(adopted)) == {kube.PATCH_FORCE, kube.PATCH_FIELD_MANAGER}  # ours only, as for any NAD
+    assert set(_annotations(adopted)) == {kube.PATCH_FORCE, kube.STACK_ANNOTATION}  # ours only, as for any NAD
     assert json.loads(adopted.inputs["spec"]["config"])["master"] == "eth1"  # the NAD is otherwise the same
 
 

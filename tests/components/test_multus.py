@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components import Multus
+from components import Multus, kube
 from conftest import DAEMONSET, MULTUS, children_of, guide_values, only
 
 # Objects of upstream v4.3.0 deployments/multus-daemonset.yml and multus-daemonset-thick.yml.
@@ -232,7 +232,7 @@ def test_tanzu_objects_carry_kctrls_ownership_marks_so_tanzu_package_installed_u
     run_ = run_stack(multus={"mode": "tanzu-package"})
     objects = {r.inputs["kind"]: r.inputs for r in children_of(run_, only(run_, MULTUS).urn)}
     for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret"):
-        marks = {k: v for k, v in objects[kind]["metadata"]["annotations"].items() if not k.startswith("pulumi.com/")}
+        marks = {k: v for k, v in objects[kind]["metadata"]["annotations"].items() if k not in (kube.PATCH_FORCE, kube.STACK_ANNOTATION)}
         assert marks == {"packaging.carvel.dev/package": "multus-cni-default", "tkg.tanzu.vmware.com/tanzu-package": "multus-cni-default"}
     install = objects["PackageInstall"]["metadata"]["annotations"]
     for prefix in ("packaging.carvel.dev/package", "tkg.tanzu.vmware.com/tanzu-package"):

@@ -1,5 +1,5 @@
-"""One cluster, one owner (components/ownership.py): every object the stack creates is forced under
-a field manager naming the stack, and carries the hooks that report drift and refuse a takeover.
+"""One cluster, one owner (components/ownership.py): every object the stack creates is forced and
+marked with the stack, and carries the hooks that report drift and refuse a takeover.
 What the hooks do against a real API server: tests/integration/test_live_ownership.py."""
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ def _objects(run_) -> list[testing.Registration]:
 
 
 @pytest.mark.parametrize("multus", [{}, {"flavor": "thick"}, {"mode": "tanzu-package"}], ids=["thin", "thick", "tanzu"])
-def test_every_object_is_forced_under_the_stacks_own_field_manager(run_stack, multus):
+def test_every_object_is_forced_and_marked_with_its_stack(run_stack, multus):
     for stack in ("dev", "prod-eu"):
         run_ = run_stack(stack, multus=multus, **EVERYTHING)
         objects = _objects(run_)
         assert {r.inputs["kind"] for r in objects} >= {"DaemonSet", NAD.rsplit(":", 1)[-1], "Pod"}
-        marks = {r.name: {k: v for k, v in r.inputs["metadata"]["annotations"].items() if k.startswith("pulumi.com/patch")}
+        marks = {r.name: {k: v for k, v in r.inputs["metadata"]["annotations"].items() if k in (kube.PATCH_FORCE, kube.STACK_ANNOTATION)}
                  for r in objects}
-        assert marks == {r.name: {kube.PATCH_FORCE: "true", kube.PATCH_FIELD_MANAGER: f"pulumi:organization/multus-cni/{stack}"}
+        assert marks == {r.name: {kube.PATCH_FORCE: "true", kube.STACK_ANNOTATION: f"organization/multus-cni/{stack}"}
                          for r in objects}
 
 
@@ -61,16 +61,14 @@ def test_a_provider_that_renders_to_a_folder_reaches_no_cluster_so_nothing_is_lo
 def test_an_object_kubectl_applied_is_kubectls():
     """Upstream v4.3.0's CRD after `kubectl apply` on a real API server (tests/fixtures/adopt/capture.py)."""
     live = json.loads((FIXTURES / "adopt" / "crd-live.json").read_text())
-    assert ownership.owner_of(live, "pulumi:organization/multus-cni/dev") == "kubectl (kubectl-client-side-apply)"
+    assert ownership.owner_of(live, "organization/multus-cni/dev") == "kubectl (kubectl-client-side-apply)"
 
 
-def test_an_object_this_stack_manages_is_its_own_whoever_else_edited_it():
+def test_an_object_marked_with_this_stack_is_its_own_and_with_another_that_stacks():
     live = json.loads((FIXTURES / "adopt" / "crd-live.json").read_text())
-    ours = "pulumi:organization/multus-cni/dev"
-    live["metadata"]["managedFields"].append({"manager": ours, "operation": "Apply", "fieldsV1": {"f:spec": {}}})
-    assert ownership.owner_of(live, ours) is None
-    assert ownership.owner_of(live, "pulumi:organization/multus-cni/other") == (
-        "kubectl (kubectl-client-side-apply), Pulumi stack organization/multus-cni/dev")
+    live["metadata"].setdefault("annotations", {})[kube.STACK_ANNOTATION] = "organization/multus-cni/dev"
+    assert ownership.owner_of(live, "organization/multus-cni/dev") is None
+    assert ownership.owner_of(live, "organization/multus-cni/other") == "Pulumi stack organization/multus-cni/dev"
 
 
 def test_helm_and_kapp_are_named_by_the_marks_they_put_on_their_objects():
@@ -79,9 +77,9 @@ def test_helm_and_kapp_are_named_by_the_marks_they_put_on_their_objects():
                          "managedFields": [{"manager": "helm", "operation": "Update"}]}}
     kapp = {"metadata": {"labels": {"kapp.k14s.io/app": "1700000000000000000"},
                          "managedFields": [{"manager": "kapp", "operation": "Update"}]}}
-    assert ownership.owner_of(helm, "pulumi:o/p/s") == "the Helm release kube-system/multus"
-    assert ownership.owner_of(kapp, "pulumi:o/p/s") == "the kapp app 1700000000000000000"
-    assert ownership.owner_of({"metadata": {}}, "pulumi:o/p/s") == "an unknown owner (no field manager recorded)"
+    assert ownership.owner_of(helm, "o/p/s") == "the Helm release kube-system/multus"
+    assert ownership.owner_of(kapp, "o/p/s") == "the kapp app 1700000000000000000"
+    assert ownership.owner_of({"metadata": {}}, "o/p/s") == "an unknown owner (no field manager recorded)"
 
 
 # --- drift: what another manager owns of what the stack sets -------------------------------------
@@ -92,7 +90,7 @@ def _nad(config: str) -> dict:
 
 
 def test_drift_names_the_fields_another_manager_changed_that_the_stack_sets():
-    ours = "pulumi:organization/multus-cni/dev"
+    ours = "pulumi-kubernetes-3d8019f5"  # the provider's manager of the object, from the state
     live = _nad('{"master":"eth9"}')
     live["metadata"]["managedFields"] = [
         {"manager": ours, "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}},

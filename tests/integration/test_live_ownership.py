@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from components import kube
 from .conftest import Stack, said
 
 pytestmark = pytest.mark.live
@@ -68,11 +69,15 @@ def managers(obj: dict) -> set[str]:
     return {entry["manager"] for entry in obj["metadata"]["managedFields"]}
 
 
+def owner(obj: dict) -> str:
+    return obj["metadata"]["annotations"][kube.STACK_ANNOTATION]
+
+
 def test_a_second_stack_refuses_what_another_stack_or_kubectl_owns(new_stack, cluster):
     first = new_stack("first", config_from=None)
     first.up()
     crd_before = cluster.get("crd", NAD, "--show-managed-fields")
-    assert "pulumi:organization/multus-cni/first" in managers(crd_before)
+    assert owner(crd_before) == "organization/multus-cni/first"
 
     # Another stack of the project on the same cluster, Multus in another namespace: its cluster-wide
     # objects (the CRD, the ClusterRole and its binding) are the first stack's.
@@ -104,12 +109,12 @@ def test_a_second_stack_refuses_what_another_stack_or_kubectl_owns(new_stack, cl
                          "set multus-cni:networks[0].adopt: true")
     first.set_config("multus-cni:networks", [{**NETWORKS[0], "adopt": True}])
     first.up()
-    assert "pulumi:organization/multus-cni/first" in managers(cluster.get(*OBJECTS["blue"], "--show-managed-fields"))
+    assert owner(cluster.get(*OBJECTS["blue"])) == "organization/multus-cni/first"
     first.pulumi("preview", "--expect-no-changes")
 
 
 def test_a_run_that_created_objects_before_it_was_cut_off_takes_them_back(new_stack, cluster):
-    """Its objects carry this stack's field manager: a later `up` after the state lost them (an
+    """Its objects carry this stack's mark: a later `up` after the state lost them (an
     interrupted run's pending creates, cleared) adopts nothing by hand and refuses nothing."""
     stack: Stack = new_stack("resumed", config_from=None)
     stack.up()
