@@ -1,8 +1,10 @@
 """Check a CNI config or conflist against the catalog and summarise what it attaches.
 
 Types outside the catalog (third-party plugins such as route-override) pass only when the
-network sets `raw: true`; then only their structure is checked. The config itself is never
-rewritten: checking is separate from what we emit.
+network sets `raw: true`; then their own keys pass and their conventional parts (`dns`, an IPAM's
+routes and addresses) get warnings (conventions.py). Meta plugins that need an earlier plugin's
+result are refused first or alone, and each plugin's oldest cniVersion is held. The config itself
+is never rewritten: checking is separate from what we emit.
 
 Unknown keys: the plugins decode their config with Go's `json.Unmarshal`, which drops keys it
 does not know, and chained readers rely on that (an IPAM plugin such as calico-ipam reads keys
