@@ -1,8 +1,10 @@
 """Check a CNI config or conflist against the catalog and summarise what it attaches.
 
 Types outside the catalog (third-party plugins such as route-override) pass only when the
-network sets `raw: true`; then only their structure is checked. The config itself is never
-rewritten: checking is separate from what we emit.
+network sets `raw: true`; then their own keys pass and their conventional parts (`dns`, an IPAM's
+routes and addresses) get warnings (conventions.py). Meta plugins that need an earlier plugin's
+result are refused first or alone, and each plugin's oldest cniVersion is held. The config itself
+is never rewritten: checking is separate from what we emit.
 
 Unknown keys: the plugins decode their config with Go's `json.Unmarshal`, which drops keys it
 does not know, and chained readers rely on that (an IPAM plugin such as calico-ipam reads keys
@@ -18,9 +20,10 @@ from typing import Any, Mapping, Optional
 from pydantic import TypeAdapter, ValidationError
 
 from ..core.errors import Found, did_you_mean, flatten, near_miss
-from .common import CniModel
+from . import conventions
+from .common import CNI_VERSIONS, CniModel
 from .ipam import IPAM, IPAMS, Pool, Static, Whereabouts
-from .plugins import PLUGIN, PLUGINS, InterfacePlugin
+from .plugins import PLUGIN, PLUGINS, InterfacePlugin, MetaPlugin
 
 # Keys of a conflist's top level (CNI SPEC.md "Network configuration lists", 1.1.0).
 CONFLIST_KEYS = frozenset({"cniVersion", "cniVersions", "name", "plugins", "disableCheck", "disableGC", "loadOnlyInlinedPlugins"})
@@ -66,12 +69,13 @@ class _Builder:
 def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Found]:
     """(summary, problems, warnings) of a structurally valid config (see config.network.structure_problems)."""
     out = _Builder()
+    version = _run_version(config)
     if "plugins" in config:
         _conflist_keys(config, out)
         for index, plugin in enumerate(config["plugins"]):
-            _plugin(plugin, ("plugins", index), raw, out, chained=index > 0)
+            _plugin(plugin, ("plugins", index), raw, out, chained=index > 0, version=version)
     else:
-        _plugin(config, (), raw, out, chained=False)
+        _plugin(config, (), raw, out, chained=False, version=version)
     summary = Summary(
         chain=tuple(out.chain), ipam=out.ipam, pools=tuple(out.pools), links=tuple(out.links),
         declared=frozenset(out.declared),
@@ -81,15 +85,36 @@ def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Fo
     return summary, out.problems, out.warnings
 
 
+def _run_version(config: dict[str, Any]) -> Optional[str]:
+    """The cniVersion every plugin runs with, when the config sets one: libcni injects the
+    conflist's into each plugin (libcni/api.go buildOneConfig), the highest of `cniVersion` and
+    `cniVersions` (libcni/conf.go NetworkConfFromBytes)."""
+    given = [config.get("cniVersion")]
+    if "plugins" in config and isinstance(config.get("cniVersions"), list):
+        given += config["cniVersions"]
+    known = [v for v in given if isinstance(v, str) and v in CNI_VERSIONS]
+    return max(known, key=CNI_VERSIONS.index) if known else None
+
+
 def _conflist_keys(config: dict[str, Any], out: _Builder) -> None:
-    """libcni reads a conflist's own keys only: a typo of one, or a plugin setting placed beside
-    `plugins`, does nothing and is an error; anything else is ignored, and said so."""
+    """libcni reads a conflist's own keys only (libcni/conf.go NetworkConfFromBytes), and the
+    plugins get only their own entry of plugins[]: any other top-level key does nothing. A typo
+    of a conflist key is an error; so is a setting that a plugin of the chain reads and does not
+    set itself (that plugin runs without it). Anything else is ignored, and said so."""
+    plugins = config["plugins"]
     for key in sorted(k for k in config if k not in CONFLIST_KEYS):
         near = near_miss(key, CONFLIST_KEYS, typo=True)
+        lost = [index for index, plugin in enumerate(plugins)
+                if key not in plugin and key in getattr(PLUGINS.get(plugin["type"]), "model_fields", {})]
         if near:
             out.problems.append(((key,), f"unknown key for a conflist; did you mean {near!r}?"))
+        elif lost:
+            where = ", ".join(f"plugins[{i}] ({plugins[i]['type']})" for i in lost)
+            out.problems.append(((key,), f"libcni ignores plugin settings at a conflist's top level, so {where} runs "
+                                 f"without it; move it into {'that plugin' if len(lost) == 1 else 'those plugins'}"))
         elif key in _PLUGIN_KEYS:
-            out.problems.append(((key,), "unknown key for a conflist (plugin settings go inside plugins[])"))
+            out.warnings.append(((key,), "libcni ignores this key at a conflist's top level (plugin settings go inside "
+                                 "plugins[], and every plugin here that reads it sets its own); kept in the NAD as written"))
         else:
             out.warnings.append(((key,), "libcni and Multus ignore this key: a conflist carries cniVersion, name and "
                                  "plugins[] (CNI SPEC.md); kept in the NAD as written"))
@@ -124,7 +149,7 @@ def _validate(adapter: TypeAdapter, known: Mapping[str, type], data: dict[str, A
     return model
 
 
-def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained: bool) -> None:
+def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained: bool, version: Optional[str]) -> None:
     type_ = data["type"]
     out.chain.append(type_)
     capabilities = data.get("capabilities")
@@ -133,9 +158,23 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
     plugin = _validate(PLUGIN, PLUGINS, data, loc, raw, f"the {type_} plugin", out)
     model = PLUGINS.get(type_)
     if model is None:
+        if raw:
+            out.warnings += conventions.plugin_warnings(data, loc, f"the {type_} plugin")
         if isinstance(data.get("ipam"), dict):
             _ipam(data["ipam"], (*loc, "ipam"), raw, out)
         return
+    if model.WARNING:
+        out.warnings.append(((*loc, "type"), model.WARNING))
+    if issubclass(model, MetaPlugin) and not chained:
+        out.problems.append(((*loc, "type"), (
+            f"{type_} only works chained: its ADD changes what an earlier plugin made and fails alone with "
+            f"\"{model.PREV_RESULT_ERROR}\"; put it in a conflist after an interface plugin "
+            f"(plugins: [{{type: macvlan, ...}}, {{type: {type_}, ...}}])")))
+    if version is not None and model.MIN_CNI_VERSION and CNI_VERSIONS.index(version) < CNI_VERSIONS.index(model.MIN_CNI_VERSION):
+        where = f" (plugins[{loc[1]}])" if loc else ""
+        out.problems.append((("cniVersion",), (
+            f"is {version}, but {type_}{where} supports {model.MIN_CNI_VERSION} and later: its ADD fails with "
+            f"\"incompatible CNI versions\"; set cniVersion to {model.MIN_CNI_VERSION} or later")))
     if not issubclass(model, InterfacePlugin):
         return
     if plugin is not None and plugin.link() is not None:
@@ -143,7 +182,7 @@ def _plugin(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, chained:
     needed_by = type_ if model.IPAM == "required" or (model.IPAM == "unless-chained" and not chained) else None
     section = data.get("ipam")
     if isinstance(section, dict):
-        ipam = _ipam(section, (*loc, "ipam"), raw, out, needed_by)
+        ipam = _ipam(section, (*loc, "ipam"), raw, out, (type_, model.NO_IPAM_ERROR) if needed_by else None)
         if isinstance(ipam, Static) and not ipam.addresses and not _args_ips(data):
             out.addresses_from_pod = True
     elif section is None and needed_by:
@@ -158,13 +197,16 @@ def _args_ips(plugin: dict[str, Any]) -> bool:
     return bool((isinstance(cni, dict) and cni.get("ips")) or (isinstance(runtime, dict) and runtime.get("ips")))
 
 
-def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, needed_by: Optional[str] = None) -> Optional[Any]:
-    """`needed_by`: the plugin that always runs IPAM, so that `{}` is no choice."""
+def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder,
+          needed_by: Optional[tuple[str, str]] = None) -> Optional[Any]:
+    """`needed_by`: the plugin that always runs IPAM, so that `{}` is no choice, and what its ADD
+    answers without an IPAM type."""
     type_ = data.get("type")
     if needed_by and (not isinstance(type_, str) or not type_):
+        name, error = needed_by
         out.problems.append(((*loc, "type"), (
-            f"is required: {needed_by} runs the IPAM plugin on every ADD, and without a type that fails with "
-            "\"no plugin name provided\"; name one (host-local, static, dhcp, whereabouts)")))
+            f"is required: {name} runs the IPAM plugin on every ADD, and without a type that fails with "
+            f"\"{error}\"; name one (host-local, static, dhcp, whereabouts)")))
         return None
     if not data:
         out.ipam = out.ipam or "none"
@@ -173,6 +215,8 @@ def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder, needed_by:
         out.problems.append(((*loc, "type"), "is required: the IPAM plugin (host-local, static, dhcp, whereabouts), or write ipam: {}"))
         return None
     out.ipam = type_
+    if type_ not in IPAMS and raw:
+        out.warnings += conventions.ipam_warnings(data, loc, f"the {type_} IPAM plugin")
     ipam = _validate(IPAM, IPAMS, data, loc, raw, f"the {type_} IPAM plugin", out)
     if ipam is None:
         return None

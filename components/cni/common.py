@@ -7,7 +7,7 @@ pages of cni.dev (`content/plugins/current/**`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Optional, Union, get_args
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -91,6 +91,8 @@ MTU = Annotated[int, AfterValidator(_mtu)]
 VlanId = Annotated[int, Field(ge=0, le=4094)]
 #: Go's int (64 bits on every platform nodes run): json.Unmarshal fails beyond it.
 GoInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+#: Go's uint32 (json.Unmarshal fails outside it).
+UInt32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 #: A Go int that must not be negative.
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
@@ -177,6 +179,12 @@ class Dns(CniModel):
 
 class Plugin(CniModel):
     """Keys any plugin may carry (CNI SPEC.md "Network configuration" and CONVENTIONS.md)."""
+
+    #: The oldest cniVersion the plugin's skel accepts (None: all); below it ADD fails with
+    #: "incompatible CNI versions".
+    MIN_CNI_VERSION: ClassVar[Optional[str]] = None
+    #: Said of every network using the plugin (a warning at its `type`).
+    WARNING: ClassVar[Optional[str]] = None
 
     type: str
     cniVersion: Optional[CniVersion] = None

@@ -176,11 +176,16 @@ class Static(Ipam):
     # Addresses may also come from the pod (`ips`), which needs the capability on the chain.
 
     def pools(self) -> list[Pool]:
-        pools = []
-        for entry in self.addresses or ():
-            interface = ipaddress.ip_interface(entry.address)
-            pools.append(Pool(interface.network, interface.ip, interface.ip))
-        return pools
+        return static_pools(self.addresses)
+
+
+def static_pools(addresses: Optional[list[StaticAddress]]) -> list[Pool]:
+    """Each address as a pool of its own, on its subnet."""
+    pools = []
+    for entry in addresses or ():
+        interface = ipaddress.ip_interface(entry.address)
+        pools.append(Pool(interface.network, interface.ip, interface.ip))
+    return pools
 
 
 class DhcpOption(CniModel):

@@ -3,6 +3,9 @@
 Sources: cni.dev `content/plugins/current/main/{macvlan,ipvlan,vlan,bridge,ptp,host-device}.md` and
 `meta/{tuning,sbr,portmap,bandwidth}.md`, containernetworking/plugins v1.9 (fields the code
 accepts beyond the docs), k8snetworkplumbingwg/sriov-cni `docs/configuration-reference.md`.
+The rest of the reference family (`dummy`, `tap`, `loopback`, `firewall`, `vrf`) is modelled on
+its v1.9.0 source, cited per model; `plugins/main/windows` (win-bridge, win-overlay) runs on
+Windows nodes only, where Multus does not, so no NAD names it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,18 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from pydantic import Field, model_validator
 
 from ..core.errors import fail
-from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, VlanId, by_type
+from .common import CIDR, MAC, MTU, CniModel, Count, GoInt, IfName, Plugin, UInt32, VlanId, by_type
 
 
 IpamNeed = Literal["optional", "required", "unless-chained"]
+
+
+class MetaPlugin(Plugin):
+    """A plugin that only changes what an earlier plugin made: its cmdAdd needs that plugin's
+    result (`prevResult`), so it fails as the first or only plugin. `PREV_RESULT_ERROR` is what
+    its ADD answers then (containernetworking/plugins v1.9.0, plugins/meta/*, cmdAdd)."""
+
+    PREV_RESULT_ERROR: ClassVar[str] = "Required prevResult missing"
 
 
 class InterfacePlugin(Plugin):
@@ -29,6 +40,8 @@ class InterfacePlugin(Plugin):
     #: vlan.go), and an empty type fails with "no plugin name provided". "unless-chained":
     #: ipvlan.go takes the addresses of a previous plugin's result instead.
     IPAM: ClassVar[IpamNeed] = "required"
+    #: What ADD answers when a "required" IPAM has no type.
+    NO_IPAM_ERROR: ClassVar[str] = "no plugin name provided"
 
     def link(self) -> Optional[str]:
         """The host link this network rides on, for cross-network checks (None: its own)."""
@@ -177,7 +190,8 @@ class Sriov(InterfacePlugin):
         return self
 
 
-class Tuning(Plugin):
+class Tuning(MetaPlugin):
+    # plugins/meta/tuning/tuning.go cmdAdd: "Required prevResult missing"
     mac: Optional[MAC] = None
     mtu: Optional[MTU] = None
     promisc: Optional[bool] = None
@@ -186,11 +200,13 @@ class Tuning(Plugin):
     sysctl: Optional[dict[str, str]] = None
 
 
-class Sbr(Plugin):
+class Sbr(MetaPlugin):
+    PREV_RESULT_ERROR: ClassVar[str] = "This plugin must be called as chained plugin"  # plugins/meta/sbr/main.go cmdAdd
     table: Optional[Count] = None
 
 
-class Portmap(Plugin):
+class Portmap(MetaPlugin):
+    PREV_RESULT_ERROR: ClassVar[str] = "must be called as chained plugin"  # plugins/meta/portmap/main.go cmdAdd
     snat: Optional[bool] = None
     masqAll: Optional[bool] = None
     markMasqBit: Optional[int] = Field(None, ge=0, le=31)
@@ -222,7 +238,11 @@ def rate_burst_problems(shaping: Any) -> list:
     return problems
 
 
-class Bandwidth(Plugin):
+class Bandwidth(MetaPlugin):
+    # plugins/meta/bandwidth/main.go: cmdAdd "must be called as chained plugin";
+    # main: version.VersionsStartingFrom("0.3.0") (v0.9.1: PluginSupports("0.3.0", ...)).
+    PREV_RESULT_ERROR: ClassVar[str] = "must be called as chained plugin"
+    MIN_CNI_VERSION: ClassVar[Optional[str]] = "0.3.0"
     ingressRate: Optional[int] = Field(None, ge=0)
     ingressBurst: Optional[int] = Field(None, ge=0)
     egressRate: Optional[int] = Field(None, ge=0)
@@ -236,10 +256,71 @@ class Bandwidth(Plugin):
         return self
 
 
-#: The catalog: each plugin type (the binary's name) and its model.
+class Dummy(InterfacePlugin):
+    """A dummy interface carrying the IPAM's addresses (plugins/main/dummy/dummy.go v1.9.0):
+    parseNetConf reads only the common keys, and cmdAdd refuses an empty IPAM type with
+    "dummy interface requires an IPAM configuration"."""
+
+    NO_IPAM_ERROR: ClassVar[str] = "dummy interface requires an IPAM configuration"
+
+
+class Tap(InterfacePlugin):
+    """A tap device in the pod, for VMs (plugins/main/tap/tap.go v1.9.0, NetConf and loadConf);
+    like bridge, no IPAM type means layer 2 only (`isLayer3 := n.IPAM.Type != ""`)."""
+
+    multiQueue: Optional[bool] = None
+    mtu: Optional[MTU] = None
+    mac: Optional[MAC] = None  # createLinkWithNetlink: net.ParseMAC, "invalid args ... for MAC addr"
+    owner: Optional[UInt32] = None
+    group: Optional[UInt32] = None
+    selinuxContext: Optional[str] = None
+    bridge: Optional[IfName] = None  # a bridge inside the pod that the tap joins (LinkByName in the netns)
+    IPAM: ClassVar[IpamNeed] = "optional"
+
+
+class Loopback(Plugin):
+    """Brings the pod's `lo` up whatever the interface name (plugins/main/loopback/loopback.go
+    v1.9.0: parseNetConf reads only the common keys; cmdAdd sets `args.IfName = "lo"`)."""
+
+    WARNING: ClassVar[Optional[str]] = (
+        "loopback ignores the interface name Multus asks for and only brings up the pod's lo, which the pod's "
+        "runtime already did: the pod gets no interface of its own from this network")
+
+
+class Firewall(MetaPlugin):
+    """Opens the pod's addresses in iptables or firewalld (plugins/meta/firewall/firewall.go v1.9.0,
+    FirewallNetConf and parseConf). main: version.VersionsStartingFrom("0.4.0"); cmdAdd: "missing
+    prevResult from earlier plugin"."""
+
+    PREV_RESULT_ERROR: ClassVar[str] = "missing prevResult from earlier plugin"
+    MIN_CNI_VERSION: ClassVar[Optional[str]] = "0.4.0"
+    # getBackend: "iptables" or "firewalld"; any other value is silently the default (firewalld
+    # when it runs, else iptables), so a misspelt backend would pick the other one unnoticed.
+    backend: Optional[Literal["iptables", "firewalld", ""]] = None
+    iptablesAdminChainName: Optional[str] = None
+    firewalldZone: Optional[str] = None
+    # ingresspolicy.go setupIngressPolicy: anything else fails ADD with "unknown ingress policy".
+    ingressPolicy: Optional[Literal["open", "same-bridge", "isolated", ""]] = None
+
+
+class Vrf(MetaPlugin):
+    """Moves the pod's interface into a VRF (plugins/meta/vrf/main.go v1.9.0, VRFNetConf and
+    parseConf: "configuration is expected to have a valid vrf name"). main:
+    version.VersionsStartingFrom("0.3.1"); cmdAdd: "missing prevResult from earlier plugin"."""
+
+    PREV_RESULT_ERROR: ClassVar[str] = "missing prevResult from earlier plugin"
+    MIN_CNI_VERSION: ClassVar[Optional[str]] = "0.3.1"
+    vrfname: IfName  # the VRF device the plugin creates in the pod
+    table: Optional[UInt32] = None  # 0 or absent: the plugin picks a free table
+
+
+#: The catalog: each plugin type (the binary's name) and its model. With the IPAM catalog it holds
+#: the whole containernetworking/plugins family a Linux NAD can name (plugins/{main,meta,ipam}).
 PLUGINS: dict[str, type[Plugin]] = {
     "macvlan": Macvlan, "ipvlan": Ipvlan, "vlan": Vlan, "bridge": Bridge, "ptp": Ptp, "host-device": HostDevice,
+    "dummy": Dummy, "tap": Tap, "loopback": Loopback,
     "sriov": Sriov, "tuning": Tuning, "sbr": Sbr, "portmap": Portmap, "bandwidth": Bandwidth,
+    "firewall": Firewall, "vrf": Vrf,
 }
 #: Validates any catalog plugin, dispatching on its `type`.
 PLUGIN = by_type(PLUGINS, "plugin")

@@ -439,3 +439,59 @@ def test_configs_the_catalog_now_rejects_are_refused_by_the_real_plugin(config, 
     result = check(config)
     assert result.verdict == conformance.FAIL
     assert words in result.reason
+
+
+# --- the rest of the reference family: firewall, vrf, and the chained-only rule -------------------
+# Debian's containernetworking-plugins (1.1.1) ships firewall, vrf and loopback, not dummy or tap.
+
+MACVLAN_HOST_LOCAL = {"type": "macvlan", "master": "eth0", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24"}}
+
+
+def catalog_problems(config: dict) -> list[str]:
+    from components.config import ConfigError, validate
+
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "conformance-test", "config": config}, "net")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_firewall_chained_after_macvlan_passes_the_catalog_and_the_real_plugin():
+    """cni.dev content/plugins/current/meta/firewall.md: the iptables backend, after a main plugin."""
+    config = conflist(MACVLAN_HOST_LOCAL, {"type": "firewall", "backend": "iptables"})
+    NetworkConfig(name="conformance-test", config=config)
+    result = conformance.check_config(config, plugin_dirs=DIRS)
+    assert result.verdict == conformance.PASS, result.reason
+    assert result.plugins == "macvlan(host-local),firewall"
+
+
+@pytest.mark.parametrize("config, words, path", [
+    # plugins/meta/tuning/tuning.go cmdAdd
+    ({"cniVersion": "0.4.0", **TUNING_SYSCTL_DOC}, "Required prevResult missing", "net.config.type"),
+    # plugins/meta/vrf/main.go cmdAdd
+    ({"cniVersion": "0.4.0", "type": "vrf", "vrfname": "blue"}, "missing prevResult from earlier plugin", "net.config.type"),
+    # plugins/meta/firewall/firewall.go main: version.VersionsStartingFrom("0.4.0")
+    (conflist(MACVLAN_HOST_LOCAL, {"type": "firewall", "backend": "iptables"}, version="0.3.1"),
+     'incompatible CNI versions: config is "0.3.1"', "net.config.cniVersion"),
+    # plugins/meta/vrf/main.go main: version.VersionsStartingFrom("0.3.1")
+    (conflist(MACVLAN_HOST_LOCAL, {"type": "vrf", "vrfname": "blue"}, version="0.3.0"),
+     'incompatible CNI versions: config is "0.3.0"', "net.config.cniVersion"),
+    # plugins/meta/vrf/main.go parseConf
+    (conflist(MACVLAN_HOST_LOCAL, {"type": "vrf"}), "configuration is expected to have a valid vrf name",
+     "net.config.plugins[1].vrfname"),
+    # plugins/meta/firewall/ingresspolicy.go setupIngressPolicy
+    (conflist(MACVLAN_HOST_LOCAL, {"type": "firewall", "backend": "iptables", "ingressPolicy": "bogus"}),
+     'unknown ingress policy: "bogus"', "net.config.plugins[1].ingressPolicy"),
+], ids=["tuning-alone", "vrf-alone", "firewall-0.3.1", "vrf-0.3.0", "vrf-without-vrfname", "firewall-ingress-policy"])
+def test_family_configs_the_catalog_rejects_are_refused_by_the_real_plugin(config, words, path):
+    result = check(config)
+    assert result.verdict == conformance.FAIL
+    assert words in result.reason
+    assert [p.split(": ")[0] for p in catalog_problems(config)] == [path]
+
+
+def test_loopback_brings_up_lo_and_gives_the_pod_no_interface_of_its_own():
+    """plugins/main/loopback/loopback.go cmdAdd: `args.IfName = "lo"`; why the catalog warns."""
+    result = check({"cniVersion": "0.4.0", "type": "loopback"})
+    assert "result lists no interface net1: ['lo']" in result.reason
+    network = NetworkConfig(name="conformance-test", config={"cniVersion": "0.4.0", "type": "loopback"})
+    assert "no interface of its own" in dict(network.warnings())[("config", "type")]

@@ -91,4 +91,4 @@ def test_an_ipam_the_catalog_cannot_read_has_no_range_to_compare():
 
 
 def test_mtu_setters_are_the_catalog_plugins_that_take_an_mtu():
-    assert MTU_SETTERS == {"macvlan", "ipvlan", "bridge", "ptp", "vlan", "tuning"}
+    assert MTU_SETTERS == {"macvlan", "ipvlan", "bridge", "ptp", "vlan", "tap", "tuning"}

@@ -184,11 +184,11 @@ def test_a_typo_is_reported_beside_the_other_problems_of_its_plugin():
 
 def test_raw_does_not_hide_the_plugins_own_checks_behind_a_typo():
     """A raw network's typo is a warning; the plugin is still checked without it (bandwidth refuses a rate without a burst)."""
-    config = {"cniVersion": "0.3.1", "type": "bandwidth", "ingressRate": 10, "ingressburst": 5}
+    config = {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "bandwidth", "ingressRate": 10, "ingressburst": 5}]}
     with pytest.raises(ConfigError) as caught:
         validate(NetworkConfig, {"name": "net-a", "config": config, "raw": True}, "net")
     assert [str(p) for p in caught.value.problems] == [
-        "net.config.ingressRate: needs ingressBurst too: the bandwidth plugin refuses a rate without a burst"]
+        "net.config.plugins[1].ingressRate: needs ingressBurst too: the bandwidth plugin refuses a rate without a burst"]
 
 
 def test_raw_turns_a_typo_on_a_catalog_plugin_into_a_warning():
@@ -203,14 +203,44 @@ def test_unknown_nested_ipam_key_warns_and_the_range_is_still_checked():
     assert [str(p) for p in network.summary.pools] == ["10.0.0.1-10.0.0.254"]
 
 
-def test_unknown_conflist_key_warns_but_a_misplaced_plugin_setting_stays_an_error():
-    plugins = [{"type": "bridge", "ipam": {}}]
+def test_unknown_conflist_key_warns_but_a_setting_its_plugin_then_lacks_stays_an_error():
+    plugins = [{"type": "macvlan", "ipam": {}}]
     network = _network({"cniVersion": "0.3.1", "description": "lab", "plugins": plugins})
     assert "libcni and Multus ignore this key" in dict(network.warnings())[("config", "description")]
-    for key, words in (("master", "plugin settings go inside plugins[]"), ("cniVersoin", "did you mean 'cniVersion'?")):
+    for key, words in (("master", "plugins[0] (macvlan) runs without it; move it into that plugin"),
+                       ("cniVersoin", "did you mean 'cniVersion'?"), ("plugin", "did you mean 'plugins'?")):
         with pytest.raises(ConfigError) as caught:
             validate(NetworkConfig, {"name": "net-a", "config": {"cniVersion": "0.3.1", key: "x", "plugins": plugins}}, "net")
         assert words in str(caught.value.problems[0])
+
+
+# A running network's conflist shown in a Red Hat post: `capabilities` at the top level, next to
+# the one inside the plugin that uses it. libcni reads neither cniVersion's siblings nor this key
+# (libcni/conf.go NetworkConfFromBytes), so the network works: a warning, with raw or without.
+CAPABILITIES_BESIDE_PLUGINS = {
+    "cniVersion": "0.3.1", "name": "macvlan-static", "capabilities": {"ips": True},
+    "plugins": [{"type": "macvlan", "master": "eth0", "capabilities": {"ips": True}, "ipam": {"type": "static"}},
+                {"type": "tuning", "capabilities": {"mac": True}}],
+}
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_capabilities_at_a_conflists_top_level_beside_the_plugins_own_is_a_warning(raw):
+    network = _network(CAPABILITIES_BESIDE_PLUGINS, raw=raw)
+    assert "libcni ignores this key at a conflist's top level" in dict(network.warnings())[("config", "capabilities")]
+    assert network.summary.capabilities == {"ips", "mac"}
+    master_beside_bridge = {"cniVersion": "0.3.1", "master": "eth0", "plugins": [{"type": "bridge", "ipam": {}}]}
+    assert ("config", "master") in dict(_network(master_beside_bridge).warnings())  # bridge reads no master
+
+
+def test_capabilities_only_at_the_top_level_is_an_error_naming_the_plugin_that_lacks_them():
+    config = {**CAPABILITIES_BESIDE_PLUGINS, "plugins": [{"type": "macvlan", "master": "eth0", "ipam": {"type": "static"}},
+                                                         {"type": "tuning", "capabilities": {"mac": True}}]}
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": config}, "net")
+    assert [str(p) for p in caught.value.problems] == [
+        "net.config.capabilities: libcni ignores plugin settings at a conflist's top level, so plugins[0] (macvlan) runs "
+        "without it; move it into that plugin"]
 
 
 def test_unknown_key_warnings_reach_the_preview(run_stack):
@@ -378,8 +408,22 @@ BAD = [
      f"{P}.plugins[1].ingressRate", "needs ingressBurst too"),
     ("bandwidth burst of 4 GB", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "bandwidth", "egressRate": 1000,
      "egressBurst": 8 * (2**32 - 1)}]}, f"{P}.plugins[1].egressBurst", "4 GB or more"),
-    ("conflist key outside plugins", {"cniVersion": "0.3.1", "master": "eth0", "plugins": [{"type": "bridge", "ipam": {}}]},
-     f"{P}.master", "plugin settings go inside plugins[]"),
+    ("conflist key outside plugins", {"cniVersion": "0.3.1", "master": "eth0", "plugins": [{"type": "macvlan", "ipam": {}}]},
+     f"{P}.master", "plugins[0] (macvlan) runs without it"),
+    # plugins/main/tap/tap.go createLinkWithNetlink: net.ParseMAC; NetConf.Owner *uint32
+    ("tap bad mac", {"cniVersion": "1.0.0", "type": "tap", "mac": "02:00:00:00:01"}, f"{P}.mac", "is not a MAC address"),
+    ("tap negative owner", {"cniVersion": "1.0.0", "type": "tap", "owner": -1}, f"{P}.owner", "greater than or equal to 0"),
+    # plugins/main/dummy/dummy.go cmdAdd
+    ("dummy with an empty ipam", {"cniVersion": "1.0.0", "type": "dummy", "ipam": {}}, f"{P}.ipam.type",
+     "dummy interface requires an IPAM configuration"),
+    ("dummy without ipam", {"cniVersion": "1.0.0", "type": "dummy"}, f"{P}.ipam", "dummy needs an ipam section"),
+    # plugins/meta/vrf/main.go parseConf; plugins/meta/firewall/firewall.go getBackend, ingresspolicy.go
+    ("vrf without vrfname", {"cniVersion": "1.0.0", "plugins": [{"type": "bridge"}, {"type": "vrf"}]}, f"{P}.plugins[1].vrfname",
+     "is required"),
+    ("firewall backend", {"cniVersion": "1.0.0", "plugins": [{"type": "bridge"}, {"type": "firewall", "backend": "nftables"}]},
+     f"{P}.plugins[1].backend", "must be 'iptables', 'firewalld'"),
+    ("firewall ingress policy", {"cniVersion": "1.0.0", "plugins": [{"type": "bridge"}, {"type": "firewall", "ingressPolicy": "closed"}]},
+     f"{P}.plugins[1].ingressPolicy", "must be 'open', 'same-bridge', 'isolated'"),
     ("capabilities not booleans", _macvlan(capabilities={"ips": "yes"}), f"{P}.capabilities.ips", "must be true or false"),
     ("tuning sysctl values", {"cniVersion": "0.3.1", "plugins": [{"type": "bridge", "ipam": {}}, {"type": "tuning", "sysctl": {"a": 1}}]},
      f"{P}.plugins[1].sysctl.a", "must be text"),
@@ -479,3 +523,110 @@ def test_network_warnings_cover_versions_names_and_sriov():
     assert ("config", "plugins", 0, "ipam", "etcd_password") in warned(etcd)
     assert all("s3cret" not in message for message in warned(etcd).values())
     assert warned(UPSTREAM["bridge"]) == {("config", "name"): warned(UPSTREAM["bridge"])[("config", "name")]}
+
+
+# --- the whole containernetworking/plugins family (v1.9.0 plugins/{main,meta,ipam}) ---------------
+# Configs shaped on each plugin's NetConf (file cited in components/cni/plugins.py).
+FAMILY = {
+    "tap": {"cniVersion": "1.0.0", "name": "tap-net", "plugins": [
+        {"type": "tap", "multiQueue": True, "mtu": 1500, "mac": "02:00:00:00:00:01", "owner": 107, "group": 107,
+         "selinuxContext": "system_u:system_r:container_t:s0", "ipam": {"type": "host-local", "subnet": "10.1.1.0/24"}}]},
+    "tap-l2": {"cniVersion": "1.0.0", "plugins": [{"type": "tap"}]},
+    "dummy": {"cniVersion": "1.0.0", "plugins": [{"type": "dummy", "ipam": {"type": "static", "addresses": [{"address": "10.2.0.5/24"}]}}]},
+    "firewall": {"cniVersion": "0.4.0", "name": "bridge-firewalld", "plugins": [
+        {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": True,
+         "ipam": {"type": "host-local", "subnet": "10.88.0.0/16", "routes": [{"dst": "0.0.0.0/0"}]}},
+        {"type": "firewall", "backend": "iptables", "ingressPolicy": "same-bridge", "iptablesAdminChainName": "CNI-ADMIN"}]},
+    "vrf": {"cniVersion": "0.3.1", "name": "macvlan-vrf", "plugins": [
+        {"type": "macvlan", "master": "eth1", "ipam": {"type": "dhcp"}}, {"type": "vrf", "vrfname": "blue", "table": 1001}]},
+    "loopback": {"cniVersion": "0.4.0", "type": "loopback"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAMILY))
+def test_reference_family_plugins_are_in_the_catalog(case):
+    """Before: `tap`, `dummy`, `firewall`, `vrf` were refused as unknown types with a wrong suggestion."""
+    network = _network(FAMILY[case])
+    assert json.loads(network.config_json)["cniVersion"] == FAMILY[case]["cniVersion"]
+    assert all("ignores this key" not in message for _, message in network.warnings())
+
+
+def test_every_plugin_cni_plugins_installs_is_in_the_catalog():
+    """The cniPlugins component installs the family; a NAD naming any of them is checked, not refused."""
+    from components.cni import IPAMS, PLUGINS
+    from components.config.addons import DEFAULT_PLUGINS
+
+    assert set(DEFAULT_PLUGINS) - set(PLUGINS) - set(IPAMS) == set()
+
+
+CHAINED_ONLY = {"tuning": {"mtu": 1400}, "sbr": {}, "portmap": {"capabilities": {"portMappings": True}},
+                "bandwidth": {"ingressRate": 1000, "ingressBurst": 2000}, "firewall": {}, "vrf": {"vrfname": "blue"}}
+
+
+@pytest.mark.parametrize("type_", sorted(CHAINED_ONLY))
+def test_a_plugin_that_needs_a_previous_result_is_rejected_alone_and_first(type_):
+    """The real ADD fails without prevResult (tuning: "Required prevResult missing"; the conformance
+    suite runs tuning and vrf alone)."""
+    plugin = {"type": type_, **CHAINED_ONLY[type_]}
+    alone = {"cniVersion": "1.0.0", **plugin}
+    problems = _problems([{"name": "net-a", "config": alone}])
+    assert [p.split(": ")[0] for p in problems] == [f"{P}.type"]
+    assert f"{type_} only works chained" in problems[0] and "after an interface plugin" in problems[0]
+    first = {"cniVersion": "1.0.0", "plugins": [plugin, {"type": "macvlan", "master": "eth0", "ipam": {}}]}
+    assert [p.split(": ")[0] for p in _problems([{"name": "net-a", "config": first}])] == [f"{P}.plugins[0].type"]
+    chained = {"cniVersion": "1.0.0", "plugins": [{"type": "macvlan", "master": "eth0", "ipam": {}}, plugin]}
+    assert _network(chained).summary.chain == ("macvlan", type_)
+
+
+@pytest.mark.parametrize("type_, extra, oldest, older", [
+    ("bandwidth", {"ingressRate": 1000, "ingressBurst": 2000}, "0.3.0", "0.2.0"),
+    ("firewall", {}, "0.4.0", "0.3.1"),
+    ("vrf", {"vrfname": "blue"}, "0.3.1", "0.3.0"),
+])
+def test_the_oldest_cni_version_each_plugin_accepts(type_, extra, oldest, older):
+    """skel refuses older versions: "incompatible CNI versions" (VersionsStartingFrom in each main)."""
+    def config(version):
+        return {"cniVersion": version, "plugins": [{"type": "macvlan", "master": "eth0", "ipam": {}}, {"type": type_, **extra}]}
+
+    assert _network(config(oldest)).summary.chain == ("macvlan", type_)
+    problems = _problems([{"name": "net-a", "config": config(older)}])
+    assert problems == [f"{P}.cniVersion: is {older}, but {type_} (plugins[1]) supports {oldest} and later: its ADD fails with "
+                        f"\"incompatible CNI versions\"; set cniVersion to {oldest} or later"]
+    newest = {**config(older), "cniVersions": [older, oldest]}  # libcni runs the highest of cniVersions
+    assert _network(newest).summary.chain == ("macvlan", type_)
+
+
+# --- raw networks: the conventional parts of a third-party plugin are still read ------------------
+# Shaped like ovs-cni's README NAD (type ovs, bridge br1), with a third-party IPAM that keeps
+# static's `addresses` and the conventional `routes`.
+OVS_THIRD_PARTY_IPAM = {"cniVersion": "0.4.0", "type": "ovs", "bridge": "br1", "vlan": 100, "ipam": {
+    "type": "vendor-ipam", "pool": "blue", "addresses": [{"address": "10.10.0.5/24", "gateway": "10.10.0.1"}],
+    "routes": [{"dst": "0.0.0.0/0", "gw": "10.10.0.1"}, {"dst": "192.168.0.0/16", "gw": "10.20.0.1"}]}}
+
+
+def test_raw_network_route_gateway_off_its_subnets_is_a_warning_naming_the_key():
+    warned = dict(_network(OVS_THIRD_PARTY_IPAM, raw=True).warnings())
+    assert warned[("config", "ipam", "routes", 1, "gw")].startswith(
+        "10.20.0.1 is not on the interface's subnets (10.10.0.0/24), so the plugin cannot add this route")
+    assert "outside the catalog" in warned[("config", "ipam", "routes", 1, "gw")]
+    assert ("config", "ipam", "pool") not in warned  # the third-party IPAM's own key passes unchecked
+
+
+def test_raw_network_conventional_dns_ranges_and_gateway_are_checked_as_warnings():
+    config = {"cniVersion": "0.4.0", "plugins": [{"type": "userspace", "dns": {"nameservers": ["dns.example"]}, "ipam": {
+        "type": "vendor-ipam", "gateway": "not-an-ip", "ranges": [[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.1.5"}]],
+        "dns": {"nameservers": ["10.0.0.300"]}}}]}
+    warned = dict(_network(config, raw=True).warnings())
+    loc = ("config", "plugins", 0)
+    assert {(*loc, "dns", "nameservers", 0), (*loc, "ipam", "gateway"), (*loc, "ipam", "ranges", 0, 0, "rangeStart"),
+            (*loc, "ipam", "dns", "nameservers", 0)} <= set(warned)
+
+
+def test_raw_network_with_a_conventional_ipam_has_no_warning_and_a_catalog_ipam_keeps_its_errors():
+    good = {**OVS_THIRD_PARTY_IPAM, "ipam": {**OVS_THIRD_PARTY_IPAM["ipam"], "routes": [{"dst": "0.0.0.0/0", "gw": "10.10.0.1"}]}}
+    assert _network(good, raw=True).warnings() == []
+    catalog_ipam = {**OVS_THIRD_PARTY_IPAM, "ipam": {"type": "static", **{k: v for k, v in OVS_THIRD_PARTY_IPAM["ipam"].items()
+                                                                        if k in ("addresses", "routes")}}}
+    with pytest.raises(ConfigError) as caught:
+        validate(NetworkConfig, {"name": "net-a", "config": catalog_ipam, "raw": True}, "net")
+    assert [p.path for p in caught.value.problems] == ["net.config.ipam.routes[1].gw"]

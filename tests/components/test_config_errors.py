@@ -373,3 +373,14 @@ def test_warnings_with_user_text_stay_on_one_line(run_stack):
     run_ = run_stack(networks=[{"name": "net-a", "config": {"cniVersion": "0.3.1", "type": "bridge", "note\nx": "y"}}])
     [warning] = [w for w in run_.warnings if "ignores this key" in w]
     assert "\n" not in warning and warning.startswith('multus-cni:networks[0].config["note\\nx"]: the bridge plugin ignores')
+
+
+def test_chained_only_plugins_and_version_minimums_exit_2_one_line_each(tmp_path, capsys):
+    networks = [
+        {"name": "tuned", "config": {"cniVersion": "1.0.0", "type": "tuning", "mtu": 1400}},
+        {"name": "walled", "config": {"cniVersion": "0.3.1", "plugins": [{"type": "bridge"}, {"type": "firewall"}]}},
+    ]
+    status, out, err = _render(tmp_path, {"networks": networks}, capsys)
+    assert status == 2 and out == "" and "Traceback" not in err
+    assert [line.split(": ")[0] for line in err.splitlines()] == [
+        "multus-cni:networks[0].config.type", "multus-cni:networks[1].config.cniVersion"]
