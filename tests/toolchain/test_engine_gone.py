@@ -33,7 +33,12 @@ def test_the_host_exits_when_its_engine_is_killed(host):
                               stdout=subprocess.PIPE, text=True, start_new_session=True,
                               env={**os.environ, "PULUMI_LANGUAGE_HOST_VERSION": "9.9.9"})
     host_pid = int(parent.stdout.readline())
-    time.sleep(1.0)  # the host is serving
+    # Python runs the host (not the forked shell before its exec), then it settles; under load the
+    # kill may still come while it imports, after it read which engine started it (ENGINE_PID).
+    deadline = time.monotonic() + 10
+    while host not in Path(f"/proc/{host_pid}/cmdline").read_bytes().decode(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
     assert alive(host_pid)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(10)

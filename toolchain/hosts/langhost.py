@@ -140,8 +140,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step[:4])} failed ({child.returncode})")
 
 
-def serve(host_class: type[LanguageHost], argv: list[str]) -> None:
-    """Started by the engine as `pulumi-language-NAME [-tracing ADDR] ENGINE_ADDRESS`; prints its port."""
+def serve(host_class: type[LanguageHost], argv: list[str], engine_pid: int) -> None:
+    """Started by the engine (`engine_pid`) as `pulumi-language-NAME [-tracing ADDR] ENGINE_ADDRESS`; prints its port."""
     if "-version" in argv or "--version" in argv:
         print(os.environ.get("PULUMI_LANGUAGE_HOST_VERSION", ""))
         return
@@ -168,7 +168,7 @@ def serve(host_class: type[LanguageHost], argv: list[str]) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    threading.Thread(target=watch_engine, args=(os.getppid(), stop), daemon=True).start()
+    threading.Thread(target=watch_engine, args=(engine_pid, stop), daemon=True).start()
     server.wait_for_termination()
 
 

@@ -20,6 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The engine that started this host, read before the imports below take their time (a second
+# under load): an engine killed meanwhile has already handed its children to another parent.
+ENGINE_PID = os.getppid()
+
 import grpc
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
@@ -163,4 +167,4 @@ class PythonLanguageHost(LanguageHost):
 
 
 if __name__ == "__main__":
-    serve(PythonLanguageHost, sys.argv[1:])
+    serve(PythonLanguageHost, sys.argv[1:], ENGINE_PID)

@@ -30,6 +30,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+# The engine that started this host, read before the imports below take their time (a second
+# under load): an engine killed meanwhile has already handed its children to another parent.
+ENGINE_PID = os.getppid()
+
 import grpc
 from google.protobuf import json_format
 from pulumi.runtime.proto import language_pb2, plugin_pb2
@@ -282,4 +286,4 @@ class NodejsLanguageHost(LanguageHost):
 
 
 if __name__ == "__main__":
-    serve(NodejsLanguageHost, sys.argv[1:])
+    serve(NodejsLanguageHost, sys.argv[1:], ENGINE_PID)
