@@ -89,3 +89,16 @@ MULTUS = "multus-cni:index:Multus"
 NAD = "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition"
 POD = "kubernetes:core/v1:Pod"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+
+
+# The live modules that take longest, first: `make test` hands whole modules to its workers in
+# collection order (`--dist loadfile`), so one that starts last decides when the suite ends
+# (measured per test with `--durations=0`; `docs/testing.md`).
+SLOWEST_FIRST = ("test_live_health", "test_live_upgrade", "test_live_adopt", "test_live_upgrade_datapath",
+                 "test_live_decommission", "test_live_datapath", "test_live_ownership", "test_live_interrupt",
+                 "test_live_lifecycle", "test_live_fleet")
+
+
+def pytest_collection_modifyitems(items):
+    order = {name: rank for rank, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: order.get(item.path.stem, len(order)))
