@@ -82,14 +82,21 @@ else
 fi
 pulumi stack select --create "$STACK" >/dev/null
 kubeconfig_of_stack=$(pulumi config get kubernetes:kubeconfig --stack "$STACK" 2>/dev/null || true)
+local_cluster=0
 if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   echo "No kubeconfig: starting the local kwok control plane ('make cluster')."
   KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)
   export KUBECONFIG
+  local_cluster=1
   echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime)."
 fi
 
-pulumi up --stack "$STACK" "${yes[@]}"
+if ! pulumi up --stack "$STACK" "${yes[@]}"; then
+  # The local cluster outlives the state (.pulumi-state deleted, another checkout): its objects are
+  # then refused as someone else's (docs/operations.md "One cluster, one owner").
+  [ "$local_cluster" = 1 ] && echo "If an object 'already exists': the local cluster still holds what an earlier state deployed there; 'make cluster-down', then '$again', starts it empty." >&2
+  exit 1
+fi
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
 cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster
 [ -n "${KUBECONFIG:-}" ] && cluster_hint="  export KUBECONFIG=$KUBECONFIG"$'\n'
