@@ -94,7 +94,7 @@ fi
 if ! pulumi up --stack "$STACK" "${yes[@]}"; then
   # The local cluster outlives the state (.pulumi-state deleted, another checkout): its objects are
   # then refused as someone else's (docs/operations.md "One cluster, one owner").
-  [ "$local_cluster" = 1 ] && echo "If an object 'already exists': the local cluster still holds what an earlier state deployed there; 'make cluster-down', then '$again', starts it empty." >&2
+  [ "$local_cluster" = 1 ] && echo "If an object 'already exists': the local cluster holds what another stack or an earlier state deployed there; 'make cluster-down', then '$again', starts it empty." >&2
   exit 1
 fi
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
