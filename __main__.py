@@ -1,5 +1,7 @@
 """The multus-cni stack: config in, components out, outputs exported."""
 
+import os
+
 import pulumi
 
 from components import CniPlugins, Multus, NetworkAttachment, SampleWorkload, Whereabouts
@@ -42,11 +44,14 @@ attachments = {
     for index, network in enumerate(stack.networks)
 }
 
+# `make up` on the local cluster: its real node reaches no registry, so the sample pods run the image
+# built for it (scripts/up.sh sets this; README "What is real in the tests").
+local_sample_image = os.environ.get("MULTUS_CNI_SAMPLE_IMAGE") or None
 workloads = [
     SampleWorkload(
         f"{workload.namespace}/{workload.name}", workload,
         networks=[attachments[key] for key in workload.attachment_keys() if key in attachments],
-        config_path=config_path(project, "workloads", index), cluster=cluster,
+        config_path=config_path(project, "workloads", index), cluster=cluster, image=local_sample_image,
     )
     for index, workload in enumerate(stack.workloads)
 ]

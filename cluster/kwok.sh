@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane for `make up` and the live suite, started by kwokctl from the
 # toolchain's own binaries: etcd, kube-apiserver (RBAC on), kube-controller-manager, kube-scheduler
-# and kwok's controller, with 2 simulated nodes (no kubelet, no container runtime, no images).
+# and kwok's controller, with 2 simulated nodes (no kubelet, no container runtime, no images) and,
+# where the machine allows it, one real node (cluster/node.sh: a kubelet and containerd).
 #   cluster/kwok.sh up [NAME]     start it (no-op when it already answers); last line: the kubeconfig
 #   cluster/kwok.sh down [NAME]   stop it and delete its files
 # CLUSTER_WORKDIR (default: ~/.cache/multus-cni/kwok) holds each cluster's files; NAME: multus-cni.
+# REAL_NODE: auto (default: a real node when the machine can run one, else one line why not), 1 (it
+# must), 0 (simulated nodes only).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=toolchain/lib.sh
@@ -38,14 +41,30 @@ nodes_ready() {
     say "cluster '$name': 2 simulated nodes"
     kwokctl scale node --replicas 2 >&2 || return 1
   fi
-  kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node --all --timeout=60s >&2
+  kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node -l type=kwok --timeout=60s >&2
+}
+
+# The real node, Ready; then only what tolerates it lands on the simulated nodes (DaemonSets such as
+# Multus' do), so the stack's pods run for real.
+real_node() {
+  local why
+  case ${REAL_NODE:-auto} in
+    0) return 0 ;;
+    auto) if ! why=$(bash "$here/node.sh" why-not); then say "cluster '$name': no real node, simulated nodes only: $why"; return 0; fi ;;
+  esac
+  bash "$here/node.sh" up "$name"
+  local i
+  for i in $(seq 60); do kubectl --kubeconfig "$kubeconfig" get node real-node >/dev/null 2>&1 && break; sleep 1; done
+  kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node/real-node --timeout=90s >&2 \
+    || fail "the real node did not become Ready: see $KWOK_WORKDIR/nodes/$name/logs/kubelet.log"
+  kubectl --kubeconfig "$kubeconfig" taint node -l type=kwok kwok.x-k8s.io/node=fake:NoSchedule --overwrite >/dev/null
 }
 
 up() {
   for part in kube etcd kwok; do
     usable "$part" || fail "the toolchain has no $part yet: run 'make toolchain' first"
   done
-  if answers; then echo "$kubeconfig"; return; fi
+  if answers; then real_node; echo "$kubeconfig"; return; fi
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then  # left over (stopped, or the machine restarted)
     kwokctl start cluster --wait 2m >&2 || kwokctl delete cluster >&2 || true
   fi
@@ -55,17 +74,19 @@ up() {
     [ "$attempt" = 1 ] || { say "cluster '$name' did not come up whole: deleting it and starting it again"; kwokctl delete cluster >&2 || true; }
     say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
-    kwokctl create cluster --runtime binary --wait 90s \
+    kwokctl create cluster --runtime binary --wait 90s --config "$here/kwokctl.yaml" \
       --kubeconfig "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name" \
       --etcd-binary "$(binary etcd)" --kube-apiserver-binary "$(binary kube-apiserver)" \
       --kube-controller-manager-binary "$(binary kube-controller-manager)" \
       --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2 || true
   done
   answers && controllers_run && nodes_ready || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
+  real_node
   echo "$kubeconfig"
 }
 
 down() {
+  bash "$here/node.sh" down "$name"
   if [ -d "$KWOK_WORKDIR/clusters/$name" ]; then say "deleting cluster '$name'"; kwokctl delete cluster >&2; fi
   rm -f "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name"
 }

@@ -114,19 +114,21 @@ def cluster_role_binding(name: str, role: str, account: str, namespace: str) -> 
 
 
 def daemonset(name: str, namespace: str, labels: dict[str, str], pod_labels: dict[str, str], pod_spec: dict[str, Any],
-              max_unavailable: int | str | None = None) -> dict[str, Any]:
+              max_unavailable: int | str | None = None, min_ready_seconds: int | None = None) -> dict[str, Any]:
     """A DaemonSet manifest in the shape upstream node agents share: selected by its `name` label,
-    rolling updates (`max_unavailable` nodes at a time when given, else the API server's default of 1)."""
+    rolling updates (`max_unavailable` nodes at a time when given, else the API server's default of 1),
+    a pod counted available `min_ready_seconds` after it is Ready when given."""
     strategy: dict[str, Any] = {"type": "RollingUpdate"}
     if max_unavailable is not None:
         strategy["rollingUpdate"] = {"maxUnavailable": max_unavailable}
+    spec: dict[str, Any] = {"selector": {"matchLabels": {"name": pod_labels["name"]}}}
+    if min_ready_seconds is not None:
+        spec["minReadySeconds"] = min_ready_seconds
+    spec["updateStrategy"] = strategy
+    spec["template"] = {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "selector": {"matchLabels": {"name": pod_labels["name"]}},
-            "updateStrategy": strategy,
-            "template": {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec},
-        },
+        "spec": spec,
     }

@@ -99,10 +99,13 @@ class SampleWorkload(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         config_path: Optional[str] = None,
         cluster: Optional[ownership.ClusterAccess] = None,
+        image: Optional[str] = None,
     ):
         """`networks`: the attachments the pod uses (its default-network override included); it
         waits for them and is replaced when they or its selection change, since Multus reads
-        NADs only when a pod is created. `cluster`: checked before the create (components/ownership.py)."""
+        NADs only when a pod is created. `cluster`: checked before the create (components/ownership.py).
+        `image`: run this one instead of the configured one, which the warnings still judge (the local
+        cluster's real node reaches no registry, only the images built for it: cluster/images.py)."""
         label = arguments.label("SampleWorkload", name, config_path)
         networks = arguments.resources(label, "networks", networks, NetworkAttachment, "NetworkAttachment components")
         workload = validate(WorkloadConfig, args, label)
@@ -113,8 +116,9 @@ class SampleWorkload(pulumi.ComponentResource):
 
         attached = attachment_digest(workload, networks)
         role = workload.kind.lower()
+        runs = workload.model_copy(update={"image": image}) if image else workload
         self.workload = kube.create(
-            f"{name}-{role}", manifest(workload, attached),
+            f"{name}-{role}", manifest(runs, attached),
             pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(networks) or None,

@@ -271,7 +271,8 @@ def _resources(value: Any) -> Optional[dict]:
 
 def hints(cfg: MultusConfig, live: dict, diffs: Sequence[Difference]) -> list[tuple[tuple, Any]]:
     """(`multus` sub-path, value) that would render the DaemonSet's differing fields as the live
-    object has them, for the fields MultusConfig models (image, thin args, resources, maxUnavailable);
+    object has them, for the fields MultusConfig models (image, thin args, resources, maxUnavailable,
+    minReadySeconds);
     only those a re-render with them proves."""
     paths = [d.path for d in diffs]
 
@@ -296,6 +297,8 @@ def hints(cfg: MultusConfig, live: dict, diffs: Sequence[Difference]) -> list[tu
     strategy = ((live.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
     if differs(".spec.updateStrategy") and "maxUnavailable" in strategy:
         found[("maxUnavailable",)] = strategy["maxUnavailable"]
+    if differs(".spec.minReadySeconds"):
+        found[("minReadySeconds",)] = (live.get("spec") or {}).get("minReadySeconds") or 0
     return _proven(cfg, live, found)
 
 
@@ -306,6 +309,7 @@ _KEEPS = {
     ("resources", "daemon"): (_CONTAINER + ".resources",),
     ("resources", "init"): (_INIT + ".resources",),
     ("maxUnavailable",): (".spec.updateStrategy",),
+    ("minReadySeconds",): (".spec.minReadySeconds",),
 }
 
 
@@ -338,6 +342,7 @@ def _proven(cfg: MultusConfig, live: dict, found: dict[tuple, Any]) -> list[tupl
         ("resources", "daemon"): lambda ds: (_container(ds, "containers", "kube-multus") or {}).get("resources"),
         ("resources", "init"): lambda ds: (_container(ds, "initContainers", "install-multus-binary") or {}).get("resources"),
         ("maxUnavailable",): lambda ds: ds["spec"]["updateStrategy"].get("rollingUpdate", {}).get("maxUnavailable"),
+        ("minReadySeconds",): lambda ds: ds["spec"].get("minReadySeconds") or 0,
     }
     for keys in {k[:2] if k[0] == "resources" else k[:1] for k in found}:
         if checks[keys](rendered) != checks[keys](live):

@@ -10,20 +10,24 @@ PY=${PY:-.venv/bin/python}
 
 # shellcheck source=toolchain/lib.sh
 . toolchain/lib.sh
-# The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed.
+# The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed. `make up`
+# needs only these parts of it (the test-only ones, `make toolchain` builds: YAML and Node.js hosts,
+# Node.js, whereabouts, the old Multus releases); build.sh rebuilds a part only when its pin changed.
+UP_PARTS=(etcd kwok kube multus pulumi python_host provider)
 toolchain_hint=""
 setup=()  # what this script set up, printed before recovery commands (a user's shell lacks it)
-if usable pulumi && present python_host && present provider; then
+use_toolchain() {
+  if command -v go >/dev/null 2>&1; then bash toolchain/build.sh "${UP_PARTS[@]}"; fi
   eval "$(bash toolchain/env.sh)"
   setup+=('eval "$(make -s toolchain-env)"')
   toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
+}
+if usable pulumi && present python_host && present provider; then
+  use_toolchain
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
-    echo "No Pulumi CLI: building the live toolchain first ('make toolchain', about 25 minutes cold on 2 cores, 18 GB of cache)." >&2
-    bash toolchain/build.sh
-    eval "$(bash toolchain/env.sh)"
-    setup+=('eval "$(make -s toolchain-env)"')
-    toolchain_hint='  eval "$(make -s toolchain-env)"   # the built kubectl and pulumi on your PATH'$'\n'
+    echo "No Pulumi CLI: building what 'make up' needs of the live toolchain first (about 19 minutes cold on 2 cores, once)." >&2
+    use_toolchain
   else
     cat >&2 <<MSG
 Neither a Pulumi CLI nor Go is installed, so nothing was deployed and no local cluster can be built.
@@ -88,7 +92,16 @@ if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   KUBECONFIG=$(bash cluster/kwok.sh up | tail -n 1)
   export KUBECONFIG
   local_cluster=1
-  echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime)."
+  if kubectl get node real-node >/dev/null 2>&1; then
+    # Its real node reaches no registry: the sample pods run the image built for it (cluster/images.py).
+    MULTUS_CNI_SAMPLE_IMAGE=$(python3 cluster/images.py names sample)
+    export MULTUS_CNI_SAMPLE_IMAGE
+    setup+=("export MULTUS_CNI_SAMPLE_IMAGE=$MULTUS_CNI_SAMPLE_IMAGE")
+    echo "Cluster: KUBECONFIG=$KUBECONFIG (1 real node, 'real-node': a kubelet and containerd on this machine; 2 simulated kwok nodes for DaemonSets only)."
+    echo "Sample pods run $MULTUS_CNI_SAMPLE_IMAGE, built here (the node reaches no registry)."
+  else
+    echo "Cluster: KUBECONFIG=$KUBECONFIG (2 simulated nodes: no kubelet, no container runtime, so no pod gets a network-status)."
+  fi
 fi
 
 if ! pulumi up --stack "$STACK" "${yes[@]}"; then
@@ -98,11 +111,20 @@ if ! pulumi up --stack "$STACK" "${yes[@]}"; then
   exit 1
 fi
 out() { pulumi stack output "$1" --stack "$STACK" 2>/dev/null; }
-cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster
+cluster_hint=""  # later pulumi and kubectl commands must reach the same cluster (and run the same images)
 [ -n "${KUBECONFIG:-}" ] && cluster_hint="  export KUBECONFIG=$KUBECONFIG"$'\n'
+[ -n "${MULTUS_CNI_SAMPLE_IMAGE:-}" ] && cluster_hint+="  export MULTUS_CNI_SAMPLE_IMAGE=$MULTUS_CNI_SAMPLE_IMAGE"$'\n'
+# The workloads (`namespace/name`), from the stack's networkStatus output.
+pods=$(pulumi stack output networkStatus --json --stack "$STACK" 2>/dev/null \
+  | python3 -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin) or ())))' 2>/dev/null || true)
 cat <<MSG
 
 Look at what was deployed:
 $toolchain_hint$cluster_hint  kubectl get net-attach-def,pods -A
   kubectl -n $(out multusNamespace) get daemonset $(out multusDaemonSet)
 MSG
+if [ -n "$pods" ]; then
+  echo "Each workload's network-status (the guide's last step), then the check of every attachment:"
+  while read -r pod; do echo "  kubectl describe pod -n ${pod%%/*} -l app.kubernetes.io/name=${pod#*/}"; done <<<"$pods"
+  echo "  .venv/bin/multus-cni verify --stack $STACK"
+fi

@@ -96,7 +96,7 @@ DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 # (measured per test with `--durations=0`; `docs/testing.md`).
 SLOWEST_FIRST = ("test_live_health", "test_live_upgrade", "test_live_adopt", "test_live_upgrade_datapath",
                  "test_live_decommission", "test_live_datapath", "test_live_ownership", "test_live_interrupt",
-                 "test_live_lifecycle", "test_live_fleet")
+                 "test_live_lifecycle", "test_live_fleet", "test_live_real_node", "test_live_make_up")
 
 
 def pytest_collection_modifyitems(items):

@@ -72,8 +72,9 @@ build_kube() {  # k8s.io/kubernetes requires its staging modules at v0.0.0 with 
   local kv=$KUBE_VERSION sv=v0${KUBE_VERSION#v1} gomod minor
   gomod=$(go mod download -json "k8s.io/kubernetes@$kv" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
   python3 "$here/kube_replaces.py" "$gomod" "$sv" | xargs go mod edit
+  # The kubelet runs the local cluster's real node (cluster/node.sh).
   local cmds="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet"
   # shellcheck disable=SC2086 # always pin: a bare `go get pkg` means @upgrade
   go get $(printf '%s@'"$kv"' ' $cmds)
   minor=${kv#v1.}; minor=${minor%%.*}
@@ -97,16 +98,19 @@ build_kwok() {  # no replaces upstream: go install works as it is
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
-build_multus() {  # the thin plugin (cmd/multus) and its DaemonSet's cmd/thin_entrypoint, the thick flavor's
-  # cmd/multus-daemon + cmd/multus-shim; version vars as upstream's hack/build-go.sh sets them.
+build_multus() {  # the thin plugin (cmd/multus), its DaemonSet's cmd/thin_entrypoint and cmd/install_multus (the
+  # init container; all three go into the real node's image), the thick flavor's cmd/multus-daemon + cmd/multus-shim;
+  # version vars as upstream's hack/build-go.sh sets them.
   # `go install mod@v` asks the proxy for the module's version list, which it refuses: use a wrapper.
   local m=gopkg.in/k8snetworkplumbingwg/multus-cni.v4
   wrapper multus
-  go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/thin_entrypoint@$MULTUS_VERSION" \
+  go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/thin_entrypoint@$MULTUS_VERSION" "$m/cmd/install_multus@$MULTUS_VERSION" "$m/cmd/passthru-cni@$MULTUS_VERSION" \
     "$m/cmd/multus-daemon@$MULTUS_VERSION" "$m/cmd/multus-shim@$MULTUS_VERSION"
   go build -trimpath \
     -ldflags "-s -w -X $m/pkg/multus.version=$MULTUS_VERSION -X $m/pkg/multus.releaseStatus=released" \
-    -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/thin_entrypoint" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
+    -o "$TC/bin/" "$m/cmd/multus" "$m/cmd/thin_entrypoint" "$m/cmd/install_multus" "$m/cmd/multus-daemon" "$m/cmd/multus-shim"
+  # install_multus also copies the passthru plugin (cmd/install_multus/main.go), named as hack/build-go.sh names it.
+  go build -trimpath -ldflags "-s -w" -o "$TC/bin/passthru" "$m/cmd/passthru-cni"
 }
 
 build_multus_old() {  # the thin plugin (only) of the releases users upgrade from, as multus-<version>, each
@@ -226,6 +230,7 @@ step() {  # step NAME: build unless the stamp says this exact recipe is built, o
     exit 1
   fi
   echo "$want" >"$stamp"
+  echo "$name" >>"$TC/logs/built-now"
   say "$name: built in $(( $(date +%s) - start ))s"
 }
 
@@ -238,10 +243,18 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 main() {
   names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus multus_old pulumi python_host provider whereabouts yaml_host node nodejs_host)
   total=$(date +%s)
+  rm -f "$TC/logs/built-now"
   for n in "${names[@]}"; do
     [ -n "${RECIPE[$n]+x}" ] || fail "unknown toolchain part '$n' (one of: ${!RECIPE[*]})"
     (step "$n") || exit 1
   done
+  # Go's build cache is most of the cache (13 of 20 GB after a full build) and serves only rebuilds:
+  # dropped once something was built (docs/toolchain.md "Cost": what a rebuild then takes).
+  # KEEP_GO_CACHE=1 keeps it, for work on the recipes.
+  if [ -s "$TC/logs/built-now" ] && [ "${KEEP_GO_CACHE:-0}" != 1 ]; then
+    say "dropping Go's build cache ($(du -sh "$GOCACHE" 2>/dev/null | cut -f1); KEEP_GO_CACHE=1 keeps it)"
+    go clean -cache
+  fi
   say "toolchain ready in $(( $(date +%s) - total ))s: $TC ($(du -sh "$TC/bin" "$TC/pulumi-home/plugins" 2>/dev/null | awk '{print $1}' | paste -sd+ -) binaries)"
 }
 

@@ -15,10 +15,10 @@ parts_of() {
     pulumi) echo bin/pulumi bin/pulumi-resource-pulumi-python ;;
     python_host) echo bin/pulumi-language-python lib/language_host.py lib/langhost.py lib/pulumi-language-python-exec python-host/bin/python ;;
     provider) echo "pulumi-home/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION/pulumi-resource-kubernetes" ;;
-    kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl ;;
+    kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl bin/kubelet ;;
     etcd) echo bin/etcd ;;
     kwok) echo bin/kwok bin/kwokctl ;;
-    multus) echo bin/multus bin/thin_entrypoint bin/multus-daemon bin/multus-shim ;;
+    multus) echo bin/multus bin/thin_entrypoint bin/install_multus bin/passthru bin/multus-daemon bin/multus-shim ;;
     multus_old) echo "bin/multus-$MULTUS_V3_VERSION" "bin/multus-$MULTUS_PREVIOUS_VERSION" ;;
     whereabouts) echo bin/whereabouts ;;
     yaml_host) echo bin/pulumi-language-yaml ;;

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from ..images import is_moving_tag
 from ..core.errors import fail
@@ -128,6 +128,11 @@ class MultusConfig(Model):
     maxUnavailable: Union[PositiveInt, Percent] = 1
     """How many nodes at a time lose their Multus pod in a rolling update of the DaemonSet (a number,
     or a percentage of the nodes such as '10%'); pods created on such a node meanwhile wait for it."""
+    minReadySeconds: NonNegativeInt = 5
+    """How long a Multus pod is Ready before it counts as available (what `pulumi up` waits for before
+    the networks and workloads): upstream ships no readiness probe, so Ready comes a moment before the
+    node's 00-multus.conf is written, and a pod created in between gets only the primary network. 0 is
+    upstream's."""
     adopt: bool = False
     """Take over the Multus the cluster already runs: the first `pulumi up` imports each object this
     config renders (same names and namespace) instead of creating it, which is refused for an object
@@ -159,7 +164,8 @@ class MultusConfig(Model):
         """resources and readinessIndicatorFile reach only the DaemonSets this project renders, and the
         indicator only a config thin_entrypoint generates."""
         found: list[tuple[tuple, str]] = []
-        set_here = [k for k in ("resources", "readinessIndicatorFile", "maxUnavailable") if k in self.model_fields_set]
+        set_here = [k for k in ("resources", "readinessIndicatorFile", "maxUnavailable", "minReadySeconds")
+                    if k in self.model_fields_set]
         if self.mode == "tanzu-package":
             found += [((key,), "is not used in tanzu-package mode: the package's bundle renders the DaemonSet; "
                                "use mode 'manifest'") for key in set_here]

@@ -224,8 +224,13 @@ def config_map(cfg: MultusConfig) -> dict:
 
 
 def daemonset(cfg: MultusConfig) -> dict:
+    """`minReadySeconds` (multus.minReadySeconds, 5 unless 0): upstream's pods have no readiness probe,
+    so Ready means "the container started" and the node's 00-multus.conf comes a moment later; seen on
+    the local cluster's real node, the sample pod's sandbox was made 0.1 s before thin_entrypoint wrote
+    the file, and got no macvlan. The provider's DaemonSet await waits for available pods."""
     pod_spec = {"thin": _thin_pod, "thick": _thick_pod, "v3": _v3_pod, "v3.9": _v3_pod}[cfg.layout](cfg)
-    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, pod_spec, max_unavailable=cfg.maxUnavailable)
+    return kube.daemonset(DAEMONSET, cfg.namespace, LABELS, LABELS, pod_spec, max_unavailable=cfg.maxUnavailable,
+                          min_ready_seconds=cfg.minReadySeconds or None)
 
 
 def objects(cfg: MultusConfig) -> dict[str, dict]:

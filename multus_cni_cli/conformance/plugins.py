@@ -25,16 +25,19 @@ NEEDS_MORE = {
 
 
 def find_plugin_dirs() -> tuple[Path, ...]:
-    """`CNI_PATH` (colon-separated) when set, as libcni reads it; else the first default that exists."""
+    """`CNI_PATH` (colon-separated) when set, as libcni reads it; else the first default that holds
+    plugins, else the first that exists: an empty /opt/cni/bin (the mount point the local cluster's
+    real node makes, cluster/node.sh) does not hide Debian's plugins."""
     if os.environ.get("CNI_PATH"):
         dirs = tuple(Path(p) for p in os.environ["CNI_PATH"].split(os.pathsep) if p)
         existing = tuple(d for d in dirs if d.is_dir())
         if not existing:
             raise EnvironmentProblem(f"CNI_PATH={os.environ['CNI_PATH']}: no such directory")
         return existing
-    for candidate in DEFAULT_PLUGIN_DIRS:
-        if candidate.is_dir():
-            return (candidate,)
+    existing = [d for d in DEFAULT_PLUGIN_DIRS if d.is_dir()]
+    filled = [d for d in existing if any(_executable(p) for p in d.iterdir())]
+    if existing:
+        return ((filled or existing)[0],)
     raise EnvironmentProblem(
         f"no CNI plugin directory ({' or '.join(map(str, DEFAULT_PLUGIN_DIRS))}): install the reference plugins "
         "(apt-get install containernetworking-plugins) or set CNI_PATH"

@@ -193,6 +193,18 @@ def test_a_rolling_update_setting_is_a_hint_when_the_config_can_hold_it():
         assert ap.hints(CONFIGS["thin"], live, diffs) == ([(("maxUnavailable",), value)] if hinted else [])
 
 
+def test_upstreams_daemonset_differs_in_min_ready_seconds_and_the_hint_keeps_upstreams_value():
+    live = load("thin-live")  # upstream's manifest, applied: no minReadySeconds (0)
+    assert "minReadySeconds" not in live["spec"]
+    rendered = manifests.daemonset(CONFIGS["thin"])
+    diffs = [d for d in ap.differences(live, rendered) if d.path == ".spec.minReadySeconds"]
+    assert [d.rendered for d in diffs] == [5]  # absent live
+    hints = dict(ap.hints(CONFIGS["thin"], live, diffs))
+    assert hints[("minReadySeconds",)] == 0
+    kept = CONFIGS["thin"].model_copy(update={"minReadySeconds": 0})
+    assert "minReadySeconds" not in manifests.daemonset(kept)["spec"]
+
+
 # --- verdicts, table, JSON --------------------------------------------------------------------------
 
 def _item(action: str, diffs=(), **extra) -> ap.Item:

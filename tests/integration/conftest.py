@@ -8,10 +8,12 @@ toolchain the suite skips, saying why; with REQUIRE_LIVE=1 that is a failure ins
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +84,9 @@ class Cluster:
         return dynamic.DynamicClient(api_client.ApiClient(config.new_client_from_config(str(self.kubeconfig)).configuration))
 
 
-def start_cluster(env: dict[str, str], workdir: Path, name: str) -> Cluster:
-    cluster_env = {**env, "CLUSTER_WORKDIR": str(workdir)}
+def start_cluster(env: dict[str, str], workdir: Path, name: str, real_node: bool = False) -> Cluster:
+    """Simulated nodes only unless `real_node` (cluster/node.sh: one per test module that needs it)."""
+    cluster_env = {**env, "CLUSTER_WORKDIR": str(workdir), "REAL_NODE": "1" if real_node else "0"}
     done = subprocess.run(["bash", "cluster/kwok.sh", "up", name], cwd=ROOT, env=cluster_env,
                           capture_output=True, text=True, timeout=600)
     if done.returncode:
@@ -109,6 +112,39 @@ def own_cluster(toolchain: dict[str, str], tmp_path_factory, prefix: str) -> Ite
 @pytest.fixture(scope="session")
 def cluster(toolchain, tmp_path_factory) -> Iterator[Cluster]:
     yield from own_cluster(toolchain, tmp_path_factory, "live")
+
+
+# The guide's macvlan-conf range (Pulumi.dev.yaml).
+GUIDE_RANGE = (ipaddress.ip_address("192.168.1.200"), ipaddress.ip_address("192.168.1.216"))
+
+
+def network_status(cluster: Cluster, pod: str, timeout: float = 90) -> tuple[dict[str, Any], list[dict]]:
+    """The pod, Running on the real node, and the network-status Multus wrote on it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        live = cluster.get("pod", "-n", "default", pod)
+        text = (live["metadata"].get("annotations") or {}).get("k8s.v1.cni.cncf.io/network-status")
+        if text and live["status"].get("phase") == "Running":
+            return live, json.loads(text)
+        if time.monotonic() > deadline:
+            events = cluster.kubectl("get", "events", "-n", "default", "--field-selector", f"involvedObject.name={pod}").stdout
+            raise AssertionError(f"{pod}: phase {live['status'].get('phase')}, network-status {text!r}\n{events}")
+        time.sleep(2)
+
+
+def macvlan_address(status: list[dict]) -> str:
+    net1 = [entry for entry in status if entry.get("interface") == "net1"]
+    assert len(net1) == 1, status
+    assert net1[0]["name"] == "default/macvlan-conf"
+    (address,) = net1[0]["ips"]
+    assert GUIDE_RANGE[0] <= ipaddress.ip_address(address) <= GUIDE_RANGE[1]
+    return address
+
+
+def verify_stack(workdir: Path, env: dict[str, str], stack: str) -> subprocess.CompletedProcess:
+    """`multus-cni verify`: every workload's live network-status against the stack's config."""
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "multus-cni"), "verify", "--stack", stack],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
 
 
 def without_salt(stack_file_text: str) -> list[str]:
