@@ -32,10 +32,13 @@ def pod_annotations(workload: WorkloadConfig) -> dict[str, str]:
     return annotations
 
 
-def manifest(workload: WorkloadConfig, attachments: Optional[str] = None) -> dict:
+def manifest(workload: WorkloadConfig, attachments: Optional[str] = None, pull_policy: Optional[str] = None) -> dict:
     """The guide's sample pod, or a Deployment of it."""
     labels = {NAME_LABEL: workload.name}
-    pod_spec = {"containers": [{"name": workload.name, "image": workload.image, "command": list(workload.command)}]}
+    container = {"name": workload.name, "image": workload.image, "command": list(workload.command)}
+    if pull_policy:
+        container["imagePullPolicy"] = pull_policy
+    pod_spec = {"containers": [container]}
     if workload.kind == "Pod":
         return {
             "apiVersion": "v1",
@@ -105,7 +108,9 @@ class SampleWorkload(pulumi.ComponentResource):
         waits for them and is replaced when they or its selection change, since Multus reads
         NADs only when a pod is created. `cluster`: checked before the create (components/ownership.py).
         `image`: run this one instead of the configured one, which the warnings still judge (the local
-        cluster's real node reaches no registry, only the images built for it: cluster/images.py)."""
+        cluster's real node reaches no registry, only the images built for it: cluster/images.py),
+        with `imagePullPolicy: IfNotPresent` said outright: a pod first made with an untagged image
+        keeps the `Always` the API server defaulted for it when its image is changed later."""
         label = arguments.label("SampleWorkload", name, config_path)
         networks = arguments.resources(label, "networks", networks, NetworkAttachment, "NetworkAttachment components")
         workload = validate(WorkloadConfig, args, label)
@@ -118,7 +123,7 @@ class SampleWorkload(pulumi.ComponentResource):
         role = workload.kind.lower()
         runs = workload.model_copy(update={"image": image}) if image else workload
         self.workload = kube.create(
-            f"{name}-{role}", manifest(runs, attached),
+            f"{name}-{role}", manifest(runs, attached, "IfNotPresent" if image else None),
             pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(networks) or None,

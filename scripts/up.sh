@@ -26,7 +26,7 @@ if usable pulumi && present python_host && present provider; then
   use_toolchain
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
-    echo "No Pulumi CLI: building what 'make up' needs of the live toolchain first (about 19 minutes cold on 2 cores, once)." >&2
+    echo "No Pulumi CLI: building what 'make up' needs of the live toolchain first (about 22 minutes cold on 2 cores, once)." >&2
     use_toolchain
   else
     cat >&2 <<MSG

@@ -121,7 +121,7 @@ def test_e2e_deploys_on_kind_then_tears_down_the_documented_way():
     plugins = index(lambda s: "containernetworking/plugins/releases" in s.get("run", ""))
     cli = index(lambda s: s.get("uses", "").startswith("pulumi/actions@") and "command" not in s.get("with", {}))
     login = runs.index("pulumi login --local")
-    tests = runs.index("make test")
+    tests = runs.index("make test BUILD_TOOLCHAIN=0")
     up = runs.index("YES=1 make up")
     verify = runs.index(".venv/bin/multus-cni verify --stack dev")
     assert kind < plugins < tests < up < verify and cli < login < up
@@ -130,3 +130,35 @@ def test_e2e_deploys_on_kind_then_tears_down_the_documented_way():
     assert teardown["if"] == "always()"
     order = [teardown["run"].index(c) for c in ("pulumi state unprotect --all --yes", "pulumi destroy --yes", "kind delete cluster")]
     assert order == sorted(order)
+
+
+def test_drift_runs_nightly_and_by_hand_on_every_stack_with_the_cli_of_the_sdk():
+    workflow = load("drift.yml")
+    on = triggers(workflow)
+    assert set(on) == {"schedule", "workflow_dispatch"} and len(on["schedule"]) == 1
+    assert workflow["permissions"] == {"contents": "read"}
+    job = workflow["jobs"]["drift"]
+    assert set(job["env"]) == {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL"}
+    assert steps_using(job, "./.github/actions/stack-setup")[0]["with"]["kubeconfig"] == "${{ secrets.KUBECONFIG }}"
+    (cli,) = steps_using(job, "pulumi/actions")
+    assert "command" not in cli["with"] and cli["with"]["pulumi-version"] == sdk_version()
+    (step,) = [s for s in job["steps"] if "fleet drift" in s.get("run", "")]
+    assert "fleet drift --all --summary-json drift.json" in step["run"]
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_the_drift_step_fails_with_the_table_in_the_job_summary(tmp_path, code):
+    """The step's own shell, with `multus-cni` stood in by a script printing a table and exiting `code`."""
+    (step,) = [s for s in load("drift.yml")["jobs"]["drift"]["steps"] if "fleet drift" in s.get("run", "")]
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f"#!/bin/sh\necho \"STACK STATUS $*\"\nexit {code}\n")
+    python.chmod(0o755)
+    summary = tmp_path / "summary.md"
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                          env={"GITHUB_STEP_SUMMARY": str(summary), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == code
+    table = "STACK STATUS -m multus_cni_cli fleet drift --all --summary-json drift.json"
+    assert table in done.stdout
+    heading = "## No drift" if code == 0 else f"## Drift (exit {code})"
+    assert summary.read_text() == f"{heading}\n```\n{table}\n```\n"

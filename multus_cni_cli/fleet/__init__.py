@@ -1,4 +1,4 @@
-"""`multus-cni fleet preview|up`: every stack of this project, in parallel, one table.
+"""`multus-cni fleet preview|up|drift`: every stack of this project, in parallel, one table.
 
 Through Pulumi's Automation API on this directory (a local workspace), so each stack runs the
 real engine exactly as `pulumi preview` / `pulumi up` would; `up` never runs a stack whose

@@ -1,4 +1,4 @@
-"""`fleet preview|up` arguments, the bounded worker pool, and the final table."""
+"""`fleet preview|up|drift` arguments, the bounded worker pool, and the final table."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from .report import Row, as_json, exit_code, table
 USAGE_ERROR = 2
 
 
-HELP = "preview or deploy many stacks of this project in parallel"
+HELP = "preview, deploy or check for drift many stacks of this project in parallel"
 
 
 def add_arguments(fleet: argparse.ArgumentParser) -> None:
-    fleet.add_argument("action", choices=("preview", "up"))
+    fleet.add_argument("action", choices=("preview", "up", "drift"),
+                       help="drift: a refresh in preview mode (nothing written): what changed behind each stack's back")
     which = fleet.add_mutually_exclusive_group(required=True)
     which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
     which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
@@ -59,7 +60,10 @@ def _command(args: argparse.Namespace) -> int:
     if args.action == "up" and not args.yes and not sys.stdin.isatty():
         print("fleet up: --yes is needed without a terminal to confirm on", file=sys.stderr)
         return USAGE_ERROR
-    workspace = auto.LocalWorkspace(work_dir=str(args.project_dir))
+    # The CLI takes PULUMI_SKIP_CONFIRMATIONS (set in many CI environments) as --yes, which it refuses
+    # beside the --preview-only of a drift check; a drift check asks nothing anyway.
+    quiet = {"PULUMI_SKIP_CONFIRMATIONS": "false"} if args.action == "drift" else None
+    workspace = auto.LocalWorkspace(work_dir=str(args.project_dir), env_vars=quiet)
     known = sorted(summary.name for summary in workspace.list_stacks())
     names = known if args.all else args.stacks
     unknown = [name for name in names if name not in known]

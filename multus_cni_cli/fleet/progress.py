@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .drift import KIND_OF_RESULT, Drift, drift_of
+
 if TYPE_CHECKING:
     from pulumi.automation import EngineEvent
 
@@ -52,11 +54,12 @@ class Progress:
     changed: dict[str, set[str]] = field(default_factory=lambda: {kind: set() for kind in KINDS})
     protected: set[str] = field(default_factory=set)  # URNs of protected objects a step deletes or replaces
     errors: list[str] = field(default_factory=list)
+    drift: dict[str, Drift] = field(default_factory=dict)  # a refresh's ("drift" phase) objects that differ
 
     def begin(self, phase: str) -> None:
         """A new engine operation (preview, then up): its own steps, changes and errors."""
         self.phase, self.step = phase, ""
-        self.started, self.ended, self.errors = set(), set(), []
+        self.started, self.ended, self.errors, self.drift = set(), set(), [], {}
         self.changed = {kind: set() for kind in KINDS}
 
     def fold(self, event: "EngineEvent") -> None:
@@ -70,7 +73,12 @@ class Progress:
             if kind in ("replace", "delete") and meta.old is not None and meta.old.protect:
                 self.protected.add(meta.urn)
         elif event.res_outputs_event:
-            self.ended.add(event.res_outputs_event.metadata.urn)
+            meta = event.res_outputs_event.metadata
+            self.ended.add(meta.urn)
+            found = drift_of(meta) if self.phase == "drift" else None
+            if found:
+                self.drift[meta.urn] = found
+                self.changed[KIND_OF_RESULT[meta.op.value]].add(meta.urn)
         elif event.res_op_failed_event:
             self.ended.add(event.res_op_failed_event.metadata.urn)
         elif event.diagnostic_event and event.diagnostic_event.severity == "error":

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..table import aligned
+from .drift import Drift
 from .progress import KINDS
 
-#: A row's status; only "succeeded" counts as success for the exit code.
-STATUSES = ("succeeded", "failed", "refused", "cancelled")
+#: A row's status; only "succeeded" counts as success for the exit code ("drifted": `drift` found some).
+STATUSES = ("succeeded", "drifted", "failed", "refused", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,21 @@ class Row:
     protected_untouched: bool = True
     seconds: float = 0.0
     error: str = ""
+    drift: tuple[Drift, ...] = ()  # `drift` only: the objects that differ, sorted
 
 
 def table(rows: Sequence[Row]) -> str:
+    """The fleet table; after it, for `drift`, one line per object that differs from its stack."""
+    rows = sorted(rows, key=lambda row: row.stack)
     header = ["STACK", "STATUS", *(kind.upper() for kind in KINDS), "PROTECTED-UNTOUCHED", "DURATION", "ERROR"]
     body = [[row.stack, row.status, *(str(row.changes[kind]) for kind in KINDS),
              "yes" if row.protected_untouched else "no", f"{row.seconds:.1f}s", row.error]
-            for row in sorted(rows, key=lambda row: row.stack)]
-    return "\n".join(aligned([header, *body])) + "\n"
+            for row in rows]
+    text = "\n".join(aligned([header, *body])) + "\n"
+    drifted = [[row.stack, found.name, found.type, found.describe()] for row in rows for found in row.drift]
+    if drifted:
+        text += "\n" + "\n".join(aligned([["STACK", "OBJECT", "TYPE", "DRIFT"], *drifted])) + "\n"
+    return text
 
 
 def as_json(command: str, rows: Sequence[Row]) -> str:
@@ -43,6 +51,7 @@ def as_json(command: str, rows: Sequence[Row]) -> str:
             "protectedUntouched": row.protected_untouched,
             "durationSeconds": round(row.seconds, 1),
             "error": row.error or None,
+            **({"drift": [found.as_dict() for found in row.drift]} if command == "drift" else {}),
         } for row in sorted(rows, key=lambda row: row.stack)],
     }
     return json.dumps(document, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"

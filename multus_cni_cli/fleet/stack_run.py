@@ -1,8 +1,8 @@
 """One stack of the fleet: its config checked locally, then what a killed run left on it, then the
-engine's preview, then (up) its update.
+engine's preview, then (up) its update; or (drift) the engine's refresh in preview mode alone.
 
 `up` runs only after a clean preview of the same stack, and never when that preview would delete
-or replace a protected object; nothing here ever destroys.
+or replace a protected object; nothing here ever destroys, and `drift` writes no state.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class StackRun:
         self._start = time.monotonic()
         if self.stop.is_set():
             return self._row("cancelled", "cancelled before it started")
-        problem = self.check_config(self.name)
+        # A refresh reads the cluster against the state and never runs the program: its config is not used.
+        problem = "" if self.command == "drift" else self.check_config(self.name)
         if problem:
             return self._row("failed", problem)
         # A killed run's leftovers: the row names the commands, which are never run here
@@ -66,6 +67,9 @@ class StackRun:
             return self._row("failed", leftovers.one_line())
         try:
             stack = auto.Stack.select(self.name, self.workspace)
+            if self.command == "drift":
+                return self._engine("drift", stack.preview_refresh) or self._row(
+                    "drifted" if self.progress.drift else "succeeded")
             failed = self._engine("preview", stack.preview)
             if failed or self.command == "preview":
                 return failed or self._row("succeeded")
@@ -110,7 +114,8 @@ class StackRun:
         # A preview's protected steps are planned ones; in `up` they stop it before anything is
         # applied, so only protected steps of the update itself would have touched an object.
         untouched = not (self.progress.protected and (self.command == "preview" or self.progress.phase == "up"))
-        return Row(self.name, status, self.progress.counts(), untouched, time.monotonic() - self._start, error)
+        return Row(self.name, status, self.progress.counts(), untouched, time.monotonic() - self._start, error,
+                   tuple(sorted(self.progress.drift.values())))
 
 
 def last_line(exc: Exception) -> str:

@@ -147,6 +147,82 @@ def test_an_unreadable_stack_file_is_one_line_naming_it(tmp_path):
         f"{tmp_path / 'Pulumi.x.yaml'}: expected a mapping with a 'config:' mapping, but 'config:' is a list")
 
 
+# --- drift: a refresh in preview mode -----------------------------------------------------------
+
+def test_an_untouched_stack_has_no_drift_as_the_engine_says():
+    events = recorded("dev-refresh-clean")
+    progress = folded(events, "drift")
+    assert progress.drift == {} and progress.counts() == dict.fromkeys(KINDS, 0) == engine_summary(events)
+    assert progress.ended == progress.started and len(progress.started) == 13
+
+
+def test_drift_names_the_changed_field_and_the_deleted_object_as_the_engine_counts_them():
+    """Recorded after `kubectl patch` of the NAD's spec.config (and a label) and `kubectl delete pod`."""
+    events = recorded("dev-refresh-drifted")
+    progress = folded(events, "drift")
+    assert progress.counts() == {**dict.fromkeys(KINDS, 0), "update": 1, "delete": 1} == engine_summary(events)
+    found = {d.name: d for d in progress.drift.values()}
+    assert sorted(found) == ["default/macvlan-conf-nad", "default/sample-pod-pod"]
+    nad, pod = found["default/macvlan-conf-nad"], found["default/sample-pod-pod"]
+    assert (nad.type, nad.change, nad.fields) == (
+        "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition", "changed", (("spec.config", "changed"),))
+    assert nad.describe() == "changed spec.config"
+    assert (pod.type, pod.describe(), pod.fields) == ("kubernetes:core/v1:Pod", "deleted", ())
+
+
+def test_the_same_refresh_outside_a_drift_phase_counts_nothing():
+    assert folded(recorded("dev-refresh-drifted"), "preview").drift == {}
+
+
+def test_field_changes_are_grouped_in_the_users_words():
+    from multus_cni_cli.fleet.drift import Drift
+
+    drift = Drift("x", "t", "urn", "changed", (("a.b", "added"), ("c", "changed"), ("d", "changed"), ("e", "removed")))
+    assert drift.describe() == "added a.b; changed c, d; removed e"
+    assert Drift("x", "t", "urn", "changed").describe() == "changed"
+
+
+def drifted_rows() -> list[Row]:
+    progress = folded(recorded("dev-refresh-drifted"), "drift")
+    return [Row("b", "succeeded"),
+            Row("a", "drifted", progress.counts(), True, 3.21, "", tuple(sorted(progress.drift.values())))]
+
+
+def test_the_drift_table_lists_each_object_after_the_stacks():
+    text = table(drifted_rows())
+    assert text == table(list(reversed(drifted_rows())))
+    stacks, objects = text.split("\n\n")
+    assert [line.split()[:2] for line in stacks.splitlines()[1:]] == [["a", "drifted"], ["b", "succeeded"]]
+    assert stacks.splitlines()[1].split()[2:6] == ["0", "1", "0", "1"]
+    assert [line.split() for line in objects.splitlines()] == [
+        ["STACK", "OBJECT", "TYPE", "DRIFT"],
+        ["a", "default/macvlan-conf-nad", "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition", "changed", "spec.config"],
+        ["a", "default/sample-pod-pod", "kubernetes:core/v1:Pod", "deleted"]]
+    assert "\n\n" not in table([Row("b", "succeeded")])  # no drift, no second table
+
+
+def test_the_drift_json_has_each_objects_fields_and_preview_json_has_no_drift_key():
+    document = json.loads(as_json("drift", drifted_rows()))
+    a, b = document["stacks"]
+    assert document["succeeded"] is False and (a["status"], b["drift"]) == ("drifted", [])
+    assert a["drift"][0] == {
+        "object": "default/macvlan-conf-nad", "type": "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
+        "urn": "urn:pulumi:dev::multus-cni::multus-cni:index:NetworkAttachment$kubernetes:k8s.cni.cncf.io/v1:"
+               "NetworkAttachmentDefinition::default/macvlan-conf-nad",
+        "change": "changed", "fields": [{"path": "spec.config", "change": "changed"}]}
+    assert a["drift"][1]["change"] == "deleted" and a["drift"][1]["fields"] == []
+    assert all("drift" not in row for row in json.loads(as_json("preview", drifted_rows()))["stacks"])
+
+
+def test_drift_does_not_check_the_config_it_never_uses(monkeypatch):
+    """A refresh does not run the program: a stack whose config the program would reject still gets one."""
+    from multus_cni_cli.recovery import Leftovers
+
+    run, selected = stack_run("drift", Leftovers("a"), monkeypatch)
+    run.check_config = lambda stack: "multus-cni:networks[0].name: bad"
+    assert run().error == "no stack 'a' in this project's backend" and selected == ["a"]
+
+
 # --- progress lines -----------------------------------------------------------------------------
 
 class Clock:
@@ -214,6 +290,7 @@ def test_json_summary_is_deterministic_and_carries_the_table():
     (["succeeded", "succeeded"], 0),
     (["succeeded", "failed"], 1),
     (["succeeded", "refused"], 1),
+    (["succeeded", "drifted"], 1),
     (["succeeded", "cancelled"], 130),
 ])
 def test_exit_code(statuses, code):

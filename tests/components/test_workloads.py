@@ -298,3 +298,20 @@ def test_library_callers_get_config_errors_for_wrong_argument_types(run_componen
         "NetworkAttachment name: must be non-empty text, not null"]
     assert _api_problems(run_components, lambda: Multus("multus", "x")) == [
         "Multus multus: must be an object (key: value mapping), not the text 'x'"]
+
+
+def test_a_local_image_runs_if_not_present_and_the_configured_one_keeps_the_api_default(run_components):
+    from components import NetworkAttachment, SampleWorkload
+
+    def pods(image):
+        def program():
+            net = NetworkAttachment("plain", {"name": "plain", "config": PLAIN})
+            SampleWorkload("probe", {"name": "probe", "image": "docker.io/library/alpine:3.22", "networks": "plain"},
+                           networks=[net], image=image)
+        return [c["spec"]["containers"] for c in (r.inputs for r in run_components(program).monitor.by_type(POD))]
+
+    (local,) = pods("localhost/multus-cni/sample:b1")
+    assert [(c["image"], c["imagePullPolicy"]) for c in local] == [("localhost/multus-cni/sample:b1", "IfNotPresent")]
+    (configured,) = pods(None)
+    assert [c["image"] for c in configured] == ["docker.io/library/alpine:3.22"]
+    assert "imagePullPolicy" not in configured[0]

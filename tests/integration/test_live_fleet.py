@@ -1,7 +1,7 @@
 """`multus-cni fleet` against two real control planes: stack a on the session's cluster,
 b on a second one, c with invalid config; one project copy and one file backend for all three.
 
-The tests build on each other in file order (preview, up, the protected refusal, Ctrl-C), as
+The tests build on each other in file order (preview, up, the protected refusal, drift, Ctrl-C), as
 the fleet is used: one deployment per module keeps the suite lean.
 """
 
@@ -129,6 +129,42 @@ def test_up_refuses_a_stack_whose_preview_would_replace_multus_and_goes_on_with_
     assert rows["b"]["status"] == "succeeded" and rows["b"]["changes"] == NO_CHANGES  # a rerun changes nothing
     assert cluster.get("daemonset", "-n", "kube-system", "kube-multus-ds")["metadata"]["uid"] == daemonset
     assert cluster.kubectl("get", "namespace", "multus-system", check=False).returncode != 0
+
+
+def test_drift_reports_what_changed_behind_each_stacks_back_and_fleet_up_restores_it(fleet, cluster, second_cluster):
+    done, rows = fleet.run("drift", "--stacks", "a,b")  # untouched since the last up
+    assert done.returncode == 0, done.stderr
+    assert {name: (row["status"], row["changes"], row["drift"]) for name, row in rows.items()} == {
+        name: ("succeeded", NO_CHANGES, []) for name in "ab"}
+    nad = cluster.get("network-attachment-definitions", "-n", "default", "macvlan-conf")
+    edited = nad["spec"]["config"].replace("192.168.1.216", "192.168.1.220")
+    assert edited != nad["spec"]["config"]
+    cluster.kubectl("patch", "network-attachment-definitions", "-n", "default", "macvlan-conf", "--type", "merge",
+                    "-p", json.dumps({"spec": {"config": edited}}))
+    second_cluster.kubectl("delete", "daemonset", "-n", "kube-system", "kube-multus-ds", "--wait=true")
+
+    done, rows = fleet.run("drift", "--all")
+    assert done.returncode == 1, done.stderr
+    drift = {name: [(d["object"], d["change"], d["fields"]) for d in row["drift"]] for name, row in rows.items()}
+    assert drift == {"a": [("default/macvlan-conf-nad", "changed", [{"path": "spec.config", "change": "changed"}])],
+                     "b": [("multus-daemonset", "deleted", [])],
+                     "c": []}  # never deployed; its invalid config is not read by a refresh
+    assert [rows[name]["status"] for name in "abc"] == ["drifted", "drifted", "succeeded"]
+    assert (rows["a"]["changes"], rows["b"]["changes"]) == ({**NO_CHANGES, "update": 1}, {**NO_CHANGES, "delete": 1})
+    assert "changed spec.config" in done.stdout and "deleted" in done.stdout
+    assert cluster.get("network-attachment-definitions", "-n", "default", "macvlan-conf")["spec"]["config"] == edited
+    assert fleet.locks() == []
+
+    refreshes = [subprocess.Popen(["pulumi", "refresh", "--yes", "--skip-preview", "--stack", name], cwd=fleet.workdir,
+                                  env=fleet.stacks.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for name in "ab"]
+    errors = [process.communicate(timeout=300)[1] for process in refreshes]
+    assert [process.returncode for process in refreshes] == [0, 0], errors
+    done, rows = fleet.run("up", "--stacks", "a,b", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert (rows["a"]["changes"], rows["b"]["changes"]) == ({**NO_CHANGES, "update": 1}, {**NO_CHANGES, "create": 1})
+    assert cluster.get("network-attachment-definitions", "-n", "default", "macvlan-conf")["spec"]["config"] == nad["spec"]["config"]
+    second_cluster.get("daemonset", "-n", "kube-system", "kube-multus-ds")
 
 
 def test_ctrl_c_cancels_every_running_update_and_leaves_no_lock(fleet):
