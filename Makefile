@@ -31,7 +31,7 @@ BUILD_TOOLCHAIN ?= 1
 test: venv  ## unit tests and the live suite (REQUIRE_LIVE=1: it must run; it is skipped without Go)
 	@if [ "$(BUILD_TOOLCHAIN)" != 1 ]; then :; elif command -v go >/dev/null 2>&1; then bash toolchain/build.sh; \
 	else echo "No Go: the live suite will be skipped (its toolchain is built from Go modules)." >&2; fi
-	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest -q --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 up: venv  ## the real `pulumi up` of $(STACK): your cluster, else the local kwok cluster (YES=1: no prompt)
 	@STACK=$(STACK) PY=$(PY) bash scripts/up.sh

@@ -4,7 +4,7 @@
 Each image is a docker-save tarball (manifest.json, the image config, one uncompressed layer), the
 format `ctr -n k8s.io images import FILE.tar` reads, and the same input files give the same bytes
 (sorted entries, mtime 0, owner 0:0, fixed modes, no `created`), so a rebuild changes no digest.
-  python3 cluster/images.py build --out DIR [--only pause,multus,multus-thick,sample]
+  python3 cluster/images.py build --out DIR [--only pause,multus,...] [--available]
   python3 cluster/images.py names
 Standard library only: it runs with the system python3 before any virtualenv exists.
 """
@@ -45,6 +45,15 @@ MULTUS_SOURCE_LABEL = {"org.opencontainers.image.source": "https://github.com/k8
 MULTUS_REQUIRED = ("multus", "multus-daemon", "multus-shim", "thin_entrypoint", "install_multus", "passthru")
 MULTUS_OPTIONAL = ("kubeconfig_generator", "cert-approver")
 SAMPLE_REPOSITORY = "localhost/multus-cni/sample"
+# The add-ons' default images (components/config/addons.py CNI_PLUGINS_IMAGE, WHEREABOUTS_IMAGE; the
+# tests check they agree): whereabouts as its release workflow pushes it, tagged WHEREABOUTS_VERSION;
+# the reference plugins as Rancher's hardened build of CNI_PLUGINS_VERSION, whose tag this is.
+WHEREABOUTS_REPOSITORY = "ghcr.io/k8snetworkplumbingwg/whereabouts"
+CNI_PLUGINS_REF = "docker.io/rancher/hardened-cni-plugins:v1.9.1-build20260717"
+# What whereabouts' Dockerfile copies to / (v0.9.2): the binaries hack/build-go.sh builds, then script/.
+WHEREABOUTS_BINARIES = ("whereabouts", "ip-control-loop")
+WHEREABOUTS_OPTIONAL = ("node-slice-controller",)
+WHEREABOUTS_SCRIPTS = ("install-cni.sh", "lib.sh", "token-watcher.sh")
 
 
 class InputError(Exception):
@@ -91,14 +100,17 @@ class Toolchain:
     root: Path
     kube_version: str
     multus_version: str
+    whereabouts_version: str = ""
+    cni_plugins_version: str = ""
 
     @classmethod
     def from_lib(cls) -> "Toolchain":
         """Sourced in bash, so MULTUS_TOOLCHAIN_DIR and XDG_CACHE_HOME mean what they mean to build.sh."""
-        script = '. "$1" && printf "%s\\0" "$TC" "$KUBE_VERSION" "$MULTUS_VERSION"'
+        script = ('. "$1" && printf "%s\\0" "$TC" "$KUBE_VERSION" "$MULTUS_VERSION" "$WHEREABOUTS_VERSION" '
+                  '"$CNI_PLUGINS_VERSION"')
         out = subprocess.run(["bash", "-c", script, "_", str(LIB_SH)], capture_output=True, text=True, check=True)
-        root, kube, multus = out.stdout.split("\0")[:3]
-        return cls(Path(root), kube, multus)
+        root, kube, multus, whereabouts, cni_plugins = out.stdout.split("\0")[:5]
+        return cls(Path(root), kube, multus, whereabouts, cni_plugins)
 
     @property
     def bin(self) -> Path:
@@ -112,6 +124,10 @@ class Toolchain:
     @property
     def multus_module(self) -> Path:
         return self.root / "go/pkg/mod" / f"gopkg.in/k8snetworkplumbingwg/multus-cni.v4@{self.multus_version}"
+
+    @property
+    def whereabouts_module(self) -> Path:
+        return self.root / "go/pkg/mod" / f"github.com/k8snetworkplumbingwg/whereabouts@{self.whereabouts_version}"
 
 
 def architecture() -> str:
@@ -281,17 +297,59 @@ def sample_ref(version: Union[str, None] = None) -> str:
     return f"{SAMPLE_REPOSITORY}:busybox-{tag_safe(version or busybox_version())}"
 
 
-def sample(tc: Union[Toolchain, None] = None) -> Image:
-    """The sample pods' image: their command is the guide's `/bin/ash -c "trap : TERM INT; sleep infinity & wait"`
-    (components/config/workload.py GUIDE_COMMAND), and busybox-static is one static binary with ash,
-    sleep, ip, cat, ls: each applet a link where `busybox --list-full` (what `busybox --install` does) puts it."""
-    version = busybox_version()
+def busybox_tree() -> Tree:
+    """busybox-static, one static binary with sh, sleep, ip, cat, cp, sed...: each applet a link where
+    `busybox --list-full` (what `busybox --install` does) puts it. The shell the images' scripts need."""
+    busybox_version()
     tree = root_user_tree()
     tree["/bin/busybox"] = File(0o755, BUSYBOX)
     for applet in _run([str(BUSYBOX), "--list-full"], "apt-get install busybox-static").split():
         tree.setdefault("/" + applet, Link("/bin/busybox"))
+    return tree
+
+
+def sample(tc: Union[Toolchain, None] = None) -> Image:
+    """The sample pods' image: their command is the guide's `/bin/ash -c "trap : TERM INT; sleep infinity & wait"`
+    (components/config/workload.py GUIDE_COMMAND)."""
     # docker-library/busybox's Dockerfile: CMD ["sh"].
-    return Image(sample_ref(version), tree, {"Cmd": ["sh"], "Env": [PATH_ENV], "WorkingDir": "/"})
+    return Image(sample_ref(busybox_version()), busybox_tree(), {"Cmd": ["sh"], "Env": [PATH_ENV], "WorkingDir": "/"})
+
+
+# -- the add-ons ------------------------------------------------------------------------------------
+
+def whereabouts_ref(tc: Toolchain) -> str:
+    return f"{WHEREABOUTS_REPOSITORY}:{tc.whereabouts_version}"
+
+
+def whereabouts(tc: Toolchain) -> Image:
+    """The Whereabouts DaemonSet's image, as its Dockerfile lays it out (v0.9.2): the binaries and
+    script/{install-cni,lib,token-watcher}.sh at the root, CMD /install-cni.sh. Upstream's base is
+    alpine; busybox gives the scripts the same sh and tools."""
+    tree = busybox_tree()
+    fix = "bash toolchain/build.sh whereabouts"
+    for name in WHEREABOUTS_BINARIES:
+        tree[f"/{name}"] = File(0o755, _need(tc.bin / name, f"the whereabouts binary {name}", fix))
+    for name in WHEREABOUTS_SCRIPTS:
+        script = _need(tc.whereabouts_module / "script" / name, f"whereabouts {tc.whereabouts_version}'s script/{name}", fix)
+        tree[f"/{name}"] = File(0o755, script)
+    notes = tuple(f"upstream's image also has {name}: not built in {tc.bin}, left out"
+                  for name in WHEREABOUTS_OPTIONAL if not (tc.bin / name).exists())
+    tree.update({f"/{name}": File(0o755, tc.bin / name) for name in WHEREABOUTS_OPTIONAL if (tc.bin / name).exists()})
+    return Image(whereabouts_ref(tc), tree, {"Cmd": ["/install-cni.sh"], "Env": [PATH_ENV], "WorkingDir": "/"}, notes)
+
+
+def cni_plugins(tc: Toolchain) -> Image:
+    """The CniPlugins DaemonSet's image: the reference plugins in /opt/cni/bin, where Rancher's image
+    keeps them, and the sh, cp and mv its init container's script runs (components/cni_plugins).
+    Built from containernetworking/plugins at the image's release; Rancher's image also has flannel
+    and bond, which are not built here."""
+    plugins = sorted((tc.bin / "cni").glob("*")) if (tc.bin / "cni").is_dir() else []
+    if not plugins:
+        raise InputError(f"the reference CNI plugins are missing ({tc.bin / 'cni'}): bash toolchain/build.sh cni_plugins")
+    tree = busybox_tree()
+    tree.update({f"/opt/cni/bin/{path.name}": File(0o755, path) for path in plugins})
+    notes = ("Rancher's image also has flannel and bond: not built here, left out",)
+    return Image(CNI_PLUGINS_REF, tree, {"Env": [PATH_ENV], "WorkingDir": "/"}, notes)
 
 
 # -- the docker-save tarball ------------------------------------------------------------------------
@@ -364,13 +422,16 @@ def write_image(image: Image, path: Path) -> Path:
 
 IMAGES: dict[str, Callable[[Toolchain], Image]] = {
     "pause": pause, "multus": multus, "multus-thick": multus_thick, "sample": sample,
+    "whereabouts": whereabouts, "cni-plugins": cni_plugins,
 }
+#: Built by `build --available` only when their toolchain parts are: a stack may not enable the add-ons.
+ADD_ONS = ("whereabouts", "cni-plugins")
 
 
 def names(tc: Toolchain) -> dict[str, str]:
     """Every image's ref without building it, for whatever must name the images (manifests, a node's setup)."""
     return {"pause": pause_ref(tc), "multus": multus_ref(tc), "multus-thick": multus_ref(tc, thick=True),
-            "sample": sample_ref()}
+            "sample": sample_ref(), "whereabouts": whereabouts_ref(tc), "cni-plugins": CNI_PLUGINS_REF}
 
 
 def _only(text: str) -> list[str]:
@@ -387,6 +448,8 @@ def main(argv: Union[list[str], None] = None) -> int:
     build = commands.add_parser("build", help="write one <image>.tar per image into --out")
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--only", type=_only, default=list(IMAGES), help=f"comma-separated: {','.join(IMAGES)}")
+    build.add_argument("--available", action="store_true",
+                       help=f"skip, with one line each, the add-ons ({', '.join(ADD_ONS)}) whose inputs are not built")
     named = commands.add_parser("names", help="print the image refs (or one: names sample)")
     named.add_argument("image", nargs="?", choices=list(IMAGES))
     args = parser.parse_args(argv)
@@ -397,7 +460,13 @@ def main(argv: Union[list[str], None] = None) -> int:
             print(refs[args.image] if args.image else "\n".join(refs.values()))
             return 0
         for key in args.only:
-            image = IMAGES[key](tc)
+            try:
+                image = IMAGES[key](tc)
+            except InputError as error:
+                if not (args.available and key in ADD_ONS):
+                    raise
+                print(f"images: {key}: not built ({error})", file=sys.stderr)
+                continue
             for note in image.notes:
                 print(f"images: {key}: {note}", file=sys.stderr)
             path = write_image(image, args.out / f"{key}.tar")

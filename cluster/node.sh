@@ -239,8 +239,10 @@ up() {  # up NAME: a fresh node for cluster NAME (whatever an earlier one left i
   hash=$(hash_of "$dir")
   server=$(sed -n 's/^ *server: *//p' "$cluster/kubeconfig.yaml" | head -n 1)
   say "node '$NODE_NAME' of cluster '$name': images, link, containerd, kubelet (logs: $dir/logs)"
-  python3 "$here/images.py" build --out "$dir/images" >"$dir/logs/images.log" 2>&1 \
+  python3 "$here/images.py" build --available --out "$dir/images" >"$dir/logs/images.log" 2>&1 \
     || { cat "$dir/logs/images.log" >&2; fail "could not build the node's images"; }
+  # An add-on's image whose toolchain part is not built: its DaemonSet's pod on this node would not start.
+  sed -n 's/^images: \(.*\): not built (\(.*\))$/[node] no \1 image on this node: \2/p' "$dir/logs/images.log" >&2
   node_network "$dir" "${server##*:}"
   write_configs "$dir" "$cluster" "$server"
   for cg in $(cgroup_hierarchies); do mkdir -p "$cg/multus-cni-$hash"; done

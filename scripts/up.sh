@@ -12,8 +12,9 @@ PY=${PY:-.venv/bin/python}
 . toolchain/lib.sh
 # The built toolchain (make toolchain) when it is there, else a Pulumi CLI the user installed. `make up`
 # needs only these parts of it (the test-only ones, `make toolchain` builds: YAML and Node.js hosts,
-# Node.js, whereabouts, the old Multus releases); build.sh rebuilds a part only when its pin changed.
-UP_PARTS=(etcd kwok kube multus pulumi python_host provider)
+# Node.js, the old Multus releases); build.sh rebuilds a part only when its pin changed. whereabouts
+# and cni_plugins are the real node's images of the add-ons, for a stack that enables them.
+UP_PARTS=(etcd kwok kube multus pulumi python_host provider whereabouts cni_plugins)
 toolchain_hint=""
 setup=()  # what this script set up, printed before recovery commands (a user's shell lacks it)
 use_toolchain() {
@@ -26,7 +27,7 @@ if usable pulumi && present python_host && present provider; then
   use_toolchain
 elif ! command -v pulumi >/dev/null 2>&1; then
   if command -v go >/dev/null 2>&1; then
-    echo "No Pulumi CLI: building what 'make up' needs of the live toolchain first (about 22 minutes cold on 2 cores, once)." >&2
+    echo "No Pulumi CLI: building what 'make up' needs of the live toolchain first (about 24 minutes cold on 2 cores, once)." >&2
     use_toolchain
   else
     cat >&2 <<MSG

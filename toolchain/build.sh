@@ -2,7 +2,7 @@
 # `make toolchain`: build the live toolchain (Pulumi CLI, Kubernetes provider, control plane, kwok,
 # Multus) from the Go module proxy into a cache outside the checkout, and reuse what is there.
 #   toolchain/build.sh [NAME...]    NAME is one of: pulumi python_host provider kube etcd kwok multus
-#                                   multus_old whereabouts yaml_host node nodejs_host (default: all)
+#                                   multus_old whereabouts cni_plugins yaml_host node nodejs_host (default: all)
 # A binary is rebuilt only when its pinned version (toolchain/versions.env) or its recipe changed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -138,14 +138,31 @@ build_multus_old() {  # the thin plugin (only) of the releases users upgrade fro
     -o "$TC/bin/multus-$MULTUS_PREVIOUS_VERSION" "$v4/cmd/multus"
 }
 
-build_whereabouts() {  # the IPAM plugin (package main in cmd/), with the version vars upstream's
-  # hack/build-go.sh sets; its go.mod has no replaces. A wrapper, as for multus.
+build_whereabouts() {  # the IPAM plugin (package main in cmd/) and the DaemonSet's ip-control-loop
+  # (cmd/controlloop), with the version vars upstream's hack/build-go.sh sets; its go.mod has no
+  # replaces. A wrapper, as for multus. The real node's whereabouts image holds both (cluster/images.py).
   local m=github.com/k8snetworkplumbingwg/whereabouts
   wrapper whereabouts
-  go get "$m/cmd@$WHEREABOUTS_VERSION"
-  go build -trimpath \
-    -ldflags "-s -w -X $m/pkg/version.Version=$WHEREABOUTS_VERSION -X $m/pkg/version.ReleaseStatus=released" \
-    -o "$TC/bin/whereabouts" "$m/cmd"
+  go get "$m/cmd@$WHEREABOUTS_VERSION" "$m/cmd/controlloop@$WHEREABOUTS_VERSION"
+  local flags="-s -w -X $m/pkg/version.Version=$WHEREABOUTS_VERSION -X $m/pkg/version.ReleaseStatus=released"
+  go build -trimpath -ldflags "$flags" -o "$TC/bin/whereabouts" "$m/cmd"
+  go build -trimpath -ldflags "$flags" -o "$TC/bin/ip-control-loop" "$m/cmd/controlloop"
+}
+
+build_cni_plugins() {  # the reference plugins, for the real node's cni-plugins image: what upstream's
+  # build_linux.sh builds (every directory of plugins/{meta,main,ipam} but windows) with the version
+  # its release.sh stamps (pkg/utils/buildversion); its go.mod has no replaces.
+  local m=github.com/containernetworking/plugins d
+  wrapper cni-plugins
+  go get "$m/plugins/meta/...@$CNI_PLUGINS_VERSION" "$m/plugins/main/...@$CNI_PLUGINS_VERSION" \
+    "$m/plugins/ipam/...@$CNI_PLUGINS_VERSION"
+  mkdir -p "$TC/bin/cni"
+  # plugins/<kind>/<name> only: their subpackages (host-local's backend, ...) are libraries.
+  for d in $(go list "$m/plugins/meta/..." "$m/plugins/main/..." "$m/plugins/ipam/..." | sed "s|^$m/||" \
+             | awk -F/ 'NF == 3 && $3 != "windows"'); do
+    go build -trimpath -ldflags "-s -w -X $m/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+      -o "$TC/bin/cni/${d##*/}" "$m/$d"
+  done
 }
 
 build_yaml_host() {  # the Pulumi YAML language host, with the module's own go.mod pins (no replaces upstream)
@@ -208,6 +225,7 @@ declare -A RECIPE=(
   [multus]="gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_VERSION"
   [multus_old]="gopkg.in/k8snetworkplumbingwg/multus-cni.v3@$MULTUS_V3_VERSION gopkg.in/k8snetworkplumbingwg/multus-cni.v4@$MULTUS_PREVIOUS_VERSION (thin plugin only)"
   [whereabouts]="github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION"
+  [cni_plugins]="github.com/containernetworking/plugins@$CNI_PLUGINS_VERSION (the real node's reference plugins image)"
   [yaml_host]="github.com/pulumi/pulumi-yaml@$YAML_HOST_VERSION (Pulumi YAML language host)"
   [nodejs_host]="github.com/pulumi/pulumi/pkg/v3/codegen/nodejs@v$PULUMI_VERSION (Node.js language host, toolchain/hosts/nodejs_host.py)"
   [node]="node-linux-$(node_arch || uname -m)@$NODE_VERSION npm@$NPM_VERSION (Node.js for TypeScript programs)"
@@ -241,7 +259,7 @@ recipe_hash() {  # the recipe's body (and the host's source): editing one rebuil
 }
 
 main() {
-  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus multus_old pulumi python_host provider whereabouts yaml_host node nodejs_host)
+  names=("$@"); [ ${#names[@]} -gt 0 ] || names=(etcd kwok kube multus multus_old pulumi python_host provider whereabouts cni_plugins yaml_host node nodejs_host)
   total=$(date +%s)
   rm -f "$TC/logs/built-now"
   for n in "${names[@]}"; do

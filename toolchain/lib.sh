@@ -20,7 +20,8 @@ parts_of() {
     kwok) echo bin/kwok bin/kwokctl ;;
     multus) echo bin/multus bin/thin_entrypoint bin/install_multus bin/passthru bin/multus-daemon bin/multus-shim ;;
     multus_old) echo "bin/multus-$MULTUS_V3_VERSION" "bin/multus-$MULTUS_PREVIOUS_VERSION" ;;
-    whereabouts) echo bin/whereabouts ;;
+    whereabouts) echo bin/whereabouts bin/ip-control-loop ;;
+    cni_plugins) echo bin/cni/macvlan bin/cni/ipvlan bin/cni/host-local bin/cni/bridge bin/cni/static bin/cni/tuning ;;
     yaml_host) echo bin/pulumi-language-yaml ;;
     nodejs_host) echo bin/pulumi-language-nodejs bin/pulumi-nodejs-codegen lib/nodejs_host.py lib/langhost.py ;;
     node) echo bin/node bin/npm bin/npx node/bin/node node/lib/node_modules/npm/bin/npm-cli.js ;;

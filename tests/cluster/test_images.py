@@ -21,6 +21,7 @@ import pytest
 
 from cluster import images
 from components.config import MultusConfig
+from components.config.addons import CNI_PLUGINS_IMAGE, WHEREABOUTS_IMAGE
 from conftest import ROOT
 
 SCRIPT = ROOT / "cluster" / "images.py"
@@ -214,7 +215,8 @@ def test_the_command_prints_the_names_and_builds_what_only_names(toolchain, tmp_
     """`-S`: no site-packages, as under the system python3 before any virtualenv."""
     names = subprocess.run([sys.executable, "-S", str(SCRIPT), "names"], capture_output=True, text=True, check=True, timeout=60)
     assert names.stdout.splitlines() == ["registry.k8s.io/pause:9.9.9", images.multus_ref(toolchain),
-                                         images.multus_ref(toolchain, thick=True), images.sample_ref()]
+                                         images.multus_ref(toolchain, thick=True), images.sample_ref(),
+                                         WHEREABOUTS_IMAGE, CNI_PLUGINS_IMAGE]
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-S", str(SCRIPT), "build", "--out", str(out), "--only", "sample,multus-thick"],
                           capture_output=True, text=True, check=True, timeout=60)
@@ -223,6 +225,68 @@ def test_the_command_prints_the_names_and_builds_what_only_names(toolchain, tmp_
                      [images.multus_ref(toolchain, thick=True), str(out / "multus-thick.tar"),
                       str((out / "multus-thick.tar").stat().st_size)]]
     assert sorted(p.name for p in out.iterdir()) == ["multus-thick.tar", "sample.tar"]
+
+
+def add_ons(tc: images.Toolchain) -> None:
+    """Stand-ins for what the whereabouts and cni_plugins parts leave: binaries and the module's scripts."""
+    for name in images.WHEREABOUTS_BINARIES:
+        (tc.bin / name).write_bytes(f"#!stand-in {name}\n".encode())
+    (tc.whereabouts_module / "script").mkdir(parents=True)
+    for name in images.WHEREABOUTS_SCRIPTS:
+        (tc.whereabouts_module / "script" / name).write_text(f"#!/bin/sh\n# {name}\n")
+    (tc.bin / "cni").mkdir()
+    for name in ("macvlan", "host-local", "tuning"):
+        (tc.bin / "cni" / name).write_bytes(f"#!stand-in {name}\n".encode())
+
+
+def test_the_add_on_refs_are_the_components_default_images(toolchain):
+    assert images.whereabouts_ref(toolchain) == WHEREABOUTS_IMAGE
+    assert images.CNI_PLUGINS_REF == CNI_PLUGINS_IMAGE
+
+
+@needs_busybox
+def test_the_whereabouts_image_is_laid_out_as_upstreams_dockerfile(toolchain, tmp_path):
+    add_ons(toolchain)
+    image = images.whereabouts(toolchain)
+    _, config, members, files = read_image(build(image, tmp_path / "out"))
+    for name in (*images.WHEREABOUTS_BINARIES, *images.WHEREABOUTS_SCRIPTS):
+        assert members[f"/{name}"].mode == 0o755
+    assert files["/ip-control-loop"] == (toolchain.bin / "ip-control-loop").read_bytes()
+    assert files["/token-watcher.sh"] == (toolchain.whereabouts_module / "script/token-watcher.sh").read_bytes()
+    assert members["/bin/sh"].linkname == "/bin/busybox"  # the scripts' #!/bin/sh
+    assert config["config"]["Cmd"] == ["/install-cni.sh"]
+    assert image.notes == (f"upstream's image also has node-slice-controller: not built in {toolchain.bin}, left out",)
+
+
+@needs_busybox
+def test_the_cni_plugins_image_has_the_built_plugins_where_the_daemonset_copies_from(toolchain, tmp_path):
+    from components.cni_plugins.manifests import IMAGE_BIN
+
+    add_ons(toolchain)
+    _, _, members, files = read_image(build(images.cni_plugins(toolchain), tmp_path / "out"))
+    assert sorted(name for name in files if name.startswith(IMAGE_BIN + "/")) == [
+        f"{IMAGE_BIN}/{name}" for name in ("host-local", "macvlan", "tuning")]
+    for applet in ("/bin/sh", "/bin/cp", "/bin/mv"):  # what the init container's script runs
+        assert members[applet].issym()
+
+
+def test_missing_add_on_inputs_name_the_part_that_builds_them(toolchain):
+    with pytest.raises(images.InputError, match="bash toolchain/build.sh cni_plugins"):
+        images.cni_plugins(toolchain)
+    with pytest.raises(images.InputError, match="bash toolchain/build.sh whereabouts"):
+        images.whereabouts(toolchain)
+
+
+@needs_busybox
+def test_build_available_skips_the_add_ons_it_cannot_build_and_says_so(toolchain, tmp_path):
+    out = tmp_path / "out"
+    argv = [sys.executable, "-S", str(SCRIPT), "build", "--out", str(out), "--only", "sample,cni-plugins"]
+    strict = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert strict.returncode == 1 and "bash toolchain/build.sh cni_plugins" in strict.stderr
+    done = subprocess.run([*argv, "--available"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("images: cni-plugins: not built (the reference CNI plugins are missing")
+    assert sorted(p.name for p in out.iterdir()) == ["sample.tar"]
 
 
 # -- a real import ----------------------------------------------------------------------------------

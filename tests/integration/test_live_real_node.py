@@ -44,12 +44,10 @@ def sample_image() -> str:
 def guide(real_cluster, tmp_path_factory) -> Iterator[Stack]:
     stacks = Stacks(real_cluster, tmp_path_factory.mktemp("stacks"))
     stacks.env["MULTUS_CNI_SAMPLE_IMAGE"] = sample_image()  # what `make up` sets on this cluster
-    try:
-        stack = stacks()
-        stack.up()
-        yield stack
-    finally:
-        stacks.close()
+    stack = stacks()
+    stack.up()
+    # Not decommissioned: the cluster is deleted with the module, its node and the stack's state with it.
+    yield stack
 
 
 def on_node(cluster: Cluster, *command: str) -> str:
@@ -123,6 +121,49 @@ def real_multus_pods(cluster: Cluster) -> list[dict]:
 
 
 def guide_workloads(stack: Stack) -> list[dict]:
+    return yaml_config(stack)["multus-cni:workloads"]
+
+
+WA_RANGE = "192.168.5.0/28"
+WA_NETWORK = {"name": "wa-net", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0", "mode": "bridge",
+                                           "ipam": {"type": "whereabouts", "range": WA_RANGE}}}
+
+
+def test_the_add_ons_images_install_the_plugins_and_whereabouts_allocates_on_the_node(guide, real_cluster):
+    """cniPlugins and whereabouts enabled: their DaemonSets' pods run on the node from the images built
+    locally, the plugins the node then runs are the ones built at the images' release, and a pod on a
+    whereabouts network gets its address from the IPPool in the API server."""
+    import ipaddress
+
+    guide.set_config("multus-cni:cniPlugins", {"enabled": True})
+    guide.set_config("multus-cni:whereabouts", {"enabled": True})
+    networks = yaml_config(guide)["multus-cni:networks"]
+    guide.set_config("multus-cni:networks", [*networks, WA_NETWORK])
+    workloads = guide_workloads(guide)
+    guide.set_config("multus-cni:workloads", [*workloads, {**workloads[0], "name": "wa-pod", "networks": "wa-net"}])
+    guide.up()
+    for selector in ("name=cni-plugins", "app=whereabouts"):
+        pods = [p for p in real_cluster.get("pods", "-n", "kube-system", "-l", selector)["items"]
+                if p["spec"].get("nodeName") == NODE]
+        assert [p["status"]["phase"] for p in pods] == ["Running"], selector
+    # A plugin run with no CNI_COMMAND prints its about string: the release the toolchain built.
+    about = subprocess.run(["bash", "cluster/node.sh", "exec", real_cluster.name, "/opt/cni/bin/macvlan"], cwd=ROOT,
+                           env=real_cluster.env, capture_output=True, text=True, timeout=60)
+    assert "CNI macvlan plugin v1.9.1" in about.stdout + about.stderr
+    assert on_node(real_cluster, "ls", "/opt/cni/bin/whereabouts").strip() == "/opt/cni/bin/whereabouts"
+    pod, status = network_status(real_cluster, "wa-pod")
+    assert pod["spec"]["nodeName"] == NODE
+    (net1,) = [entry for entry in status if entry.get("interface") == "net1"]
+    (address,) = net1["ips"]
+    assert net1["name"] == "default/wa-net" and ipaddress.ip_address(address) in ipaddress.ip_network(WA_RANGE)
+    pools = real_cluster.get("ippools.whereabouts.cni.cncf.io", "-A")["items"]
+    allocated = [a["podref"] for p in pools for a in (p["spec"].get("allocations") or {}).values()]
+    assert "default/wa-pod" in allocated
+    done = verify(guide)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def yaml_config(stack: Stack) -> dict:
     import yaml
 
-    return yaml.safe_load((stack.workdir / "Pulumi.dev.yaml").read_text())["config"]["multus-cni:workloads"]
+    return yaml.safe_load((stack.workdir / f"Pulumi.{stack.name}.yaml").read_text())["config"]

@@ -11,7 +11,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import language_pb2
 
 from components.config import MultusConfig
-from components.config.addons import WhereaboutsConfig
+from components.config.addons import CniPluginsConfig, WhereaboutsConfig
 from conftest import ROOT
 from conftest import language_host as started_host
 
@@ -39,12 +39,13 @@ def _tag(image: str) -> str:
     return image.split("@", 1)[0].rsplit(":", 1)[1]
 
 
-def test_the_multus_and_whereabouts_built_are_the_releases_the_components_install():
+def test_the_multus_whereabouts_and_plugins_built_are_the_releases_the_components_install():
     """The live suite runs the binaries built here under the objects the components render from
     their images' release: one version, or the proof is of another release's code."""
     assert _tag(MultusConfig().image_ref) == pins()["MULTUS_VERSION"]
     assert _tag(MultusConfig(flavor="thick").image_ref) == pins()["MULTUS_VERSION"] + "-thick"
     assert _tag(WhereaboutsConfig().image) == pins()["WHEREABOUTS_VERSION"]
+    assert _tag(CniPluginsConfig().image).startswith(pins()["CNI_PLUGINS_VERSION"] + "-build")  # Rancher's build of it
 
 
 def test_staging_modules_are_pinned_to_the_published_version_and_other_replaces_kept():
