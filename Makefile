@@ -21,6 +21,8 @@ venv: $(VENV)/.installed
 # suite waits on the engine and the API server more than it computes. On 2 cores (2026-12-02, quiet,
 # 2,146 s of tests): 3 workers 12 min 57 s, 4 workers 12 min 24 s, but one of two 4-worker CI runs
 # saw another worker's objects in its cluster (kwok clusters started at once: unexplained), so 3.
+# Later (2026-12-02, a fresh clone's `CI=true bash .ci/run`, warm toolchain, with the real node, drift
+# and add-on tests): `make test` 845 s, the whole run 952 s. --durations names the slowest tests.
 # TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 3
 
