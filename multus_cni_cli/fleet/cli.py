@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..cli_types import positive_int
+from . import shard
 from .interrupt import Interrupt
 from .lines import Lines
 from .report import Row, as_json, exit_code, table
@@ -25,6 +26,16 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
     which = fleet.add_mutually_exclusive_group(required=True)
     which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
     which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
+    which.add_argument("--stack-files", action="store_true",
+                       help="every stack with a Pulumi.<stack>.yaml in the project directory (what the workflows run)")
+    fleet.add_argument("--shard", type=_shard, metavar="I/N",
+                       help="only the I-th of N stable shares of those stacks (by a hash of each name)")
+    fleet.add_argument("--policy-pack", action="append", default=[], metavar="DIR",
+                       help="preview and up: run this policy pack too (repeatable)")
+    fleet.add_argument("--policy-pack-config", action="append", default=[], metavar="FILE",
+                       help="the config of the --policy-pack in the same position (one per pack, or none)")
+    fleet.add_argument("--log-dir", type=Path, metavar="DIR",
+                       help="write each stack's engine output, with its diff, to DIR/<stack>.log")
     fleet.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="stacks at a time (default 4)")
     fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
     fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
@@ -38,6 +49,12 @@ def _names(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{text!r}: an empty stack name")
     return list(dict.fromkeys(names))
 
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def command(args: argparse.Namespace) -> int:
@@ -60,20 +77,34 @@ def _command(args: argparse.Namespace) -> int:
     if args.action == "up" and not args.yes and not sys.stdin.isatty():
         print("fleet up: --yes is needed without a terminal to confirm on", file=sys.stderr)
         return USAGE_ERROR
+    if args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
+        print(f"fleet: {len(args.policy_pack_config)} --policy-pack-config for {len(args.policy_pack)} --policy-pack:"
+              " give one config per pack, in the same order, or none", file=sys.stderr)
+        return USAGE_ERROR
     # The CLI takes PULUMI_SKIP_CONFIRMATIONS (set in many CI environments) as --yes, which it refuses
     # beside the --preview-only of a drift check; a drift check asks nothing anyway.
     quiet = {"PULUMI_SKIP_CONFIRMATIONS": "false"} if args.action == "drift" else None
     workspace = auto.LocalWorkspace(work_dir=str(args.project_dir), env_vars=quiet)
     known = sorted(summary.name for summary in workspace.list_stacks())
-    names = known if args.all else args.stacks
-    unknown = [name for name in names if name not in known]
+    if args.stack_files:
+        names = [_backend_name(name, known) for name in shard.stack_files(args.project_dir)]
+    else:
+        names = known if args.all else args.stacks
+    # A stack file with no stack yet (a cluster being added) fails its own row, not the others';
+    # a name typed in --stacks that the backend lacks is a usage error before anything runs.
+    unknown = [] if args.stack_files else [name for name in names if name not in known]
     if unknown:
         print(f"fleet: no such stack in this project's backend: {', '.join(unknown)} (it has: {', '.join(known) or 'none'})",
               file=sys.stderr)
         return USAGE_ERROR
     if not names:
-        print("fleet: this project has no stacks in the backend", file=sys.stderr)
+        where = "stack files (Pulumi.<stack>.yaml)" if args.stack_files else "stacks in the backend"
+        print(f"fleet: this project has no {where}", file=sys.stderr)
         return USAGE_ERROR
+    if args.shard:
+        names = shard.select(names, *args.shard)
+        if not names:  # a matrix leaves empty shards out; by hand, nothing to do is not an error
+            print(f"fleet: shard {args.shard[0]}/{args.shard[1]} holds none of these stacks", file=sys.stderr)
     if args.action == "up" and not args.yes:
         code, rows = _run(args, workspace, names, "preview")
         ready = [row.stack for row in rows if row.status == "succeeded"]  # only what the user saw pass
@@ -86,12 +117,13 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> tuple[int, list]:
-    from .stack_run import StackRun
+    from .stack_run import EngineOptions, StackRun
 
+    options = EngineOptions(tuple(args.policy_pack), tuple(args.policy_pack_config), args.log_dir)
     lines = Lines(interval=args.progress_interval)
     with Interrupt() as interrupt:
-        rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested) for name in names],
-                       args.parallel, interrupt)
+        rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested, options=options)
+                        for name in names], args.parallel, interrupt)
     sys.stdout.write(table(rows))
     code = 130 if interrupt.requested.is_set() else exit_code(rows)
     if args.summary_json:
@@ -101,6 +133,14 @@ def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> 
             print(f"fleet: --summary-json {args.summary_json}: {exc.strerror or exc}", file=sys.stderr)
             return code or USAGE_ERROR, rows
     return code, rows
+
+
+def _backend_name(stack: str, known: list[str]) -> str:
+    """A stack file's name as the backend lists it: itself, or the one `org/.../<stack>` ending so."""
+    if stack in known:
+        return stack
+    qualified = [name for name in known if name.rsplit("/", 1)[-1] == stack]
+    return qualified[0] if len(qualified) == 1 else stack
 
 
 def run_all(runs: Sequence[Callable[[], Row]], parallel: int, interrupt: Interrupt) -> list[Row]:

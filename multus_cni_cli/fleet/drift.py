@@ -45,6 +45,12 @@ class Drift:
         return {"object": self.name, "type": self.type, "urn": self.urn, "change": self.change,
                 "fields": [{"path": path, "change": change} for path, change in self.fields]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Drift":
+        """The inverse of as_dict: a drift read back from a --summary-json."""
+        return cls(data["object"], data["type"], data["urn"], data["change"],
+                   tuple((field["path"], field["change"]) for field in data["fields"]))
+
 
 def drift_of(meta: "StepEventMetadata") -> Drift | None:
     """The drift one refresh step reports, or None when the object matches the stack."""

@@ -81,6 +81,10 @@ class Progress:
                 self.changed[KIND_OF_RESULT[meta.op.value]].add(meta.urn)
         elif event.res_op_failed_event:
             self.ended.add(event.res_op_failed_event.metadata.urn)
+        elif event.policy_event and event.policy_event.enforcement_level == "mandatory":
+            policy = event.policy_event  # the engine then fails with only "preview failed"
+            where = f" {short_name(policy.resource_urn)}:" if policy.resource_urn else ""
+            self.errors.append(f"policy {policy.policy_pack_name}/{policy.policy_name}:{where} {policy.message}")
         elif event.diagnostic_event and event.diagnostic_event.severity == "error":
             message = event.diagnostic_event.message
             self.protected.update(match.group(1) for match in _PROTECTION.finditer(message))

@@ -24,6 +24,13 @@ class Row:
     error: str = ""
     drift: tuple[Drift, ...] = ()  # `drift` only: the objects that differ, sorted
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Row":
+        """One stack of a --summary-json read back (`fleet-join`): the inverse of as_json's rows."""
+        return cls(data["stack"], data["status"], {kind: data["changes"][kind] for kind in KINDS},
+                   data["protectedUntouched"], data["durationSeconds"], data["error"] or "",
+                   tuple(Drift.from_dict(found) for found in data.get("drift", ())))
+
 
 def table(rows: Sequence[Row]) -> str:
     """The fleet table; after it, for `drift`, one line per object that differs from its stack."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,21 @@ from .progress import Progress
 from .report import Row
 
 Show = Callable[[str, Progress, bool], None]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What every stack's preview and up get: policy packs (with one config each, or none) and a
+    directory for each stack's engine output, shown with --diff (`log_name`)."""
+
+    policy_packs: tuple[str, ...] = ()
+    policy_pack_configs: tuple[str, ...] = ()
+    log_dir: Path | None = None
+
+
+def log_name(stack: str) -> str:
+    """The file of a stack's engine output in --log-dir (an org/stack name's `/` as `_`)."""
+    return stack.replace("/", "_") + ".log"
 
 
 def config_problem(stack: str, root: Path) -> str:
@@ -44,16 +60,25 @@ def config_problem(stack: str, root: Path) -> str:
 class StackRun:
     def __init__(self, name: str, command: str, workspace: auto.LocalWorkspace, show: Show,
                  stop: threading.Event, check_config: Callable[[str], str] | None = None,
-                 check_leftovers: Callable[[str], recovery.Leftovers] | None = None):
-        self.name, self.command, self.workspace = name, command, workspace
+                 check_leftovers: Callable[[str], recovery.Leftovers] | None = None,
+                 options: EngineOptions = EngineOptions()):
+        self.name, self.command, self.workspace, self.options = name, command, workspace, options
         self.show, self.stop = show, stop
         self.check_config = check_config or (lambda stack: config_problem(stack, Path(workspace.work_dir)))
         self.check_leftovers = check_leftovers or (lambda stack: recovery.check(stack, Path(workspace.work_dir)))
         self.progress = Progress()
+        self.output: list[str] = []  # the engine's own display, for --log-dir
         self._start = time.monotonic()
 
     def __call__(self) -> Row:
         self._start = time.monotonic()
+        row = self._run()
+        if self.options.log_dir is not None and self.output:
+            self.options.log_dir.mkdir(parents=True, exist_ok=True)
+            (self.options.log_dir / log_name(self.name)).write_text("\n".join(self.output) + "\n")
+        return row
+
+    def _run(self) -> Row:
         if self.stop.is_set():
             return self._row("cancelled", "cancelled before it started")
         # A refresh reads the cluster against the state and never runs the program: its config is not used.
@@ -77,7 +102,8 @@ class StackRun:
                 return self._row("cancelled", "cancelled after its preview; nothing applied")
             return self._engine("up", stack.up) or self._row("succeeded")
         except auto.StackNotFoundError:
-            return self._row("failed", f"no stack {self.name!r} in this project's backend")
+            return self._row("failed", f"no stack {self.name!r} in this project's backend"
+                                       f" (create it: pulumi stack init {self.name})")
         except auto.CommandError as exc:  # selecting the stack failed (a backend or passphrase problem)
             return self._row("failed", last_line(exc))
 
@@ -85,8 +111,15 @@ class StackRun:
         """Run one engine operation with its events folded; a Row when it did not go cleanly."""
         self.progress.begin(phase)
         self.show(self.name, self.progress, True)
+        kwargs = {"on_event": self._on_event}
+        if self.options.log_dir is not None:
+            kwargs.update(on_output=self.output.append, diff=True)
+        if phase != "drift" and self.options.policy_packs:  # a refresh runs no policies
+            kwargs.update(policy_packs=list(self.options.policy_packs))
+            if self.options.policy_pack_configs:
+                kwargs.update(policy_pack_configs=list(self.options.policy_pack_configs))
         try:
-            operation(on_event=self._on_event)
+            operation(**kwargs)
             failed = self._protected() if self.progress.protected else None
         except Exception as exc:  # CommandError, or the SDK's own when the engine stopped early
             if self.stop.is_set():
