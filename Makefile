@@ -19,12 +19,12 @@ venv: $(VENV)/.installed
 
 # Test modules run in parallel workers (each live worker starts its own kwok cluster): the live
 # suite waits on the engine and the API server more than it computes. On 2 cores (2026-12-02, quiet,
-# 2,146 s of tests): 3 workers 12 min 57 s, 4 workers 12 min 24 s, but one of two 4-worker CI runs
-# saw another worker's objects in its cluster (kwok clusters started at once: unexplained), so 3.
-# Later (2026-12-02, a fresh clone's `CI=true bash .ci/run`, warm toolchain, with the real node, drift
-# and add-on tests): `make test` 845 s, the whole run 952 s. --durations names the slowest tests.
+# 2,146 s of tests): 3 workers 12 min 57 s, 4 workers 12 min 24 s. One 4-worker run once saw another
+# worker's objects in its cluster: kwokctl gave two clusters created at once the same etcd and API
+# server ports (reproduced with two `kwokctl create cluster` at once); cluster/kwok.sh now creates one
+# cluster at a time and checks each API server serves its own cluster's objects.
 # TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 # With Go, the toolchain parts `make up` did not build come first (a stamp check once built);
 # BUILD_TOOLCHAIN=0 skips that, and the live suite then runs only if the toolchain is already built.

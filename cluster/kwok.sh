@@ -44,6 +44,21 @@ nodes_ready() {
   kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready node -l type=kwok --timeout=60s >&2
 }
 
+# Which cluster's objects the API server serves: the first to answer marks kube-public with its name.
+# Another name there means this API server reached another cluster's etcd (below: one port given
+# to two clusters), and this cluster is started again.
+own_objects() {
+  local who
+  who=$(kubectl --kubeconfig "$kubeconfig" get namespace kube-public -o jsonpath='{.metadata.annotations.multus-cni/kwok-cluster}' 2>/dev/null) || return 1
+  if [ -z "$who" ]; then
+    kubectl --kubeconfig "$kubeconfig" annotate namespace kube-public "multus-cni/kwok-cluster=$name" >/dev/null 2>&1 || return 1
+    who=$name
+  fi
+  [ "$who" = "$name" ] && return 0
+  say "cluster '$name' answers with cluster '$who''s objects (its etcd port was given to both)"
+  return 1
+}
+
 # The real node, Ready; then only what tolerates it lands on the simulated nodes (DaemonSets such as
 # Multus' do), so the stack's pods run for real.
 real_node() {
@@ -70,17 +85,24 @@ up() {
   fi
   local attempt
   for attempt in 1 2 3; do
-    answers && controllers_run && nodes_ready && break
+    answers && own_objects && controllers_run && nodes_ready && break
     [ "$attempt" = 1 ] || { say "cluster '$name' did not come up whole: deleting it and starting it again"; kwokctl delete cluster >&2 || true; }
     say "starting cluster '$name' (kwokctl --runtime binary, Kubernetes $KUBE_VERSION) in $KWOK_WORKDIR"
     # --kubeconfig: kwokctl would otherwise merge the cluster into ~/.kube/config and switch its context.
-    kwokctl create cluster --runtime binary --wait 90s --config "$here/kwokctl.yaml" \
-      --kubeconfig "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name" \
-      --etcd-binary "$(binary etcd)" --kube-apiserver-binary "$(binary kube-apiserver)" \
-      --kube-controller-manager-binary "$(binary kube-controller-manager)" \
-      --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2 || true
+    # One creation at a time on this machine, until its components hold their ports: two clusters
+    # created at once could be given the same free port, and when that was etcd's, the second API
+    # server used the first cluster's etcd (each saw the other's objects). `flock` is util-linux's;
+    # kwokctl gets no copy of the lock's descriptor, or the components it leaves running would hold it.
+    (
+      flock 9
+      kwokctl create cluster --runtime binary --wait 90s --config "$here/kwokctl.yaml" \
+        --kubeconfig "$KWOK_WORKDIR/clusters/.merged-kubeconfig-$name" \
+        --etcd-binary "$(binary etcd)" --kube-apiserver-binary "$(binary kube-apiserver)" \
+        --kube-controller-manager-binary "$(binary kube-controller-manager)" \
+        --kube-scheduler-binary "$(binary kube-scheduler)" --kwok-controller-binary "$(binary kwok)" >&2 9>&-
+    ) 9>"${TMPDIR:-/tmp}/multus-cni-kwok-ports.lock" || true
   done
-  answers && controllers_run && nodes_ready || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
+  answers && own_objects && controllers_run && nodes_ready || fail "cluster '$name' did not come up in 3 attempts: see $KWOK_WORKDIR/clusters/$name/logs"
   real_node
   echo "$kubeconfig"
 }
