@@ -1,5 +1,5 @@
 """`multus-cni <command>` (or `python -m multus_cni_cli`): the tools for a project whose program
-uses the components: render, conformance, verify, decommission, adopt-plan, upgrade, fleet, fleet-join. Each command
+uses the components: render, conformance, verify, audit-ipam, decommission, adopt-plan, upgrade, fleet, fleet-join. Each command
 module (its name with `_` for `-`) has HELP, add_arguments(parser) and command(args) -> exit code."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from components.config import ConfigError
 
 from .stackfile import StackFileError
 
-COMMANDS = ("render", "conformance", "verify", "decommission", "adopt-plan", "upgrade", "fleet", "fleet-join")
+COMMANDS = ("render", "conformance", "verify", "audit-ipam", "decommission", "adopt-plan", "upgrade", "fleet", "fleet-join")
 
 
 def parser() -> argparse.ArgumentParser:

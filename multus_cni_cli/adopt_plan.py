@@ -41,7 +41,7 @@ from components.multus import manifests
 from components.network_attachment import TYPE as NAD_COMPONENT_TYPE
 
 from . import stackfile
-from .cli_types import stack_options
+from .cli_types import cluster_options, stack_options
 from .decommission.cluster import Cluster
 from .table import aligned
 
@@ -600,8 +600,7 @@ def stack_state(project_dir: Path, stack: str, run: Callable[..., subprocess.Com
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack_options(parser)
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context (default: the stack's kubernetes:context, else the current one)")
+    cluster_options(parser, "kubeconfig context (default: the stack's kubernetes:context, else the current one)")
     parser.add_argument("--no-state", action="store_true",
                         help="do not read the stack's state (`pulumi stack export`): take the stack as never deployed")
     parser.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the plan as JSON")

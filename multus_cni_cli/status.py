@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from components.cni import Pool
-from components.cni.addresses import ip
+from components.cni.addresses import Address, ip
 from components.config import NetworkConfig, WorkloadConfig
 from components.core.model import ref_of
 from components.core.errors import describe, join_path, problems_from
@@ -118,6 +118,17 @@ class Row:
 
 def _bare(address: str) -> str:
     return address.split("/")[0]
+
+
+def addresses(entry: NetworkStatusEntry) -> list[Address]:
+    """The entry's `ips` as addresses, a prefix length dropped; text that is no address is left out."""
+    found = []
+    for text in entry.ips:
+        try:
+            found.append(ip(_bare(text)))
+        except ValueError:
+            continue
+    return found
 
 
 def _same_mac(a: str, b: str) -> bool:

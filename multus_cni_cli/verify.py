@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional
 import yaml
 
 from . import stackfile, status
-from .cli_types import stack_options
+from .cli_types import cluster_options, stack_options
+from .pods import terminating
 from components.annotations import NETWORK_STATUS
 from components.config import StackConfig, WorkloadConfig
 from components.core.model import ref_of
@@ -136,17 +137,13 @@ def live_reader(kubeconfig: Optional[str], context: Optional[str]) -> PodReader:
     return read
 
 
-def _terminating(pod: dict[str, Any]) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def verify_live(stack: StackConfig, reader: PodReader) -> list[Report]:
     reports = []
     for workload in stack.workloads:
         pods = reader(workload)
         if workload.kind != "Pod":
             # The label selector also picks up the old ReplicaSet's pods while they terminate.
-            pods = [pod for pod in pods if not _terminating(pod)]
+            pods = [pod for pod in pods if not terminating(pod)]
         problem = None
         if not pods:
             what = "pod" if workload.kind == "Pod" else f"pods of deployment {workload.ref}"
@@ -165,8 +162,7 @@ HELP = "check the workloads' live network-status against the config"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack_options(parser)
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context to use")
+    cluster_options(parser)
     parser.add_argument("--workload", help="offline: the workload (name or namespace/name) a recorded status belongs to")
     parser.add_argument("--network-status-file", help="offline: a file holding the annotation value, or the whole pod")
 

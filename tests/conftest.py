@@ -43,6 +43,17 @@ def config_of(**keys: Any) -> dict[str, str]:
     return {f"{PROJECT}:{k}": json.dumps(v) for k, v in keys.items()}
 
 
+def closed_kubeconfig(path: Path) -> Path:
+    """A kubeconfig whose server listens nowhere (port 1 of the loopback): `cannot reach the cluster`."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "closed",
+        "clusters": [{"name": "closed", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "closed", "context": {"cluster": "closed", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+    }))
+    return path
+
+
 def guide_values() -> dict:
     return yaml.safe_load(GUIDE.joinpath("multus-cni-values.yaml").read_text())
 

@@ -46,6 +46,9 @@ class Summary:
     #: static IPAM with no address of its own: ADD fails with "IPAM plugin returned missing IP
     #: config" (containernetworking/plugins plugins/main/*) unless the pod requests `ips`.
     addresses_from_pod: bool = False
+    #: the whereabouts IPAM model, when the network uses it: its ranges and network_name name the
+    #: cluster's IPPools (multus-cni audit-ipam).
+    whereabouts: Optional[Whereabouts] = field(default=None, compare=False)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -64,6 +67,7 @@ class _Builder:
     declared: set[str] = field(default_factory=set)
     overlapping_allowed: bool = False
     addresses_from_pod: bool = False
+    whereabouts: Optional[Whereabouts] = None
 
 
 def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Found]:
@@ -80,7 +84,7 @@ def check(config: dict[str, Any], raw: bool = False) -> tuple[Summary, Found, Fo
         chain=tuple(out.chain), ipam=out.ipam, pools=tuple(out.pools), links=tuple(out.links),
         declared=frozenset(out.declared),
         overlapping_allowed=out.overlapping_allowed, is_conflist="plugins" in config,
-        addresses_from_pod=out.addresses_from_pod,
+        addresses_from_pod=out.addresses_from_pod, whereabouts=out.whereabouts,
     )
     return summary, out.problems, out.warnings
 
@@ -222,4 +226,5 @@ def _ipam(data: dict[str, Any], loc: tuple, raw: bool, out: _Builder,
         return None
     out.pools += ipam.pools()
     out.overlapping_allowed = isinstance(ipam, Whereabouts) and ipam.overlapping_allowed
+    out.whereabouts = ipam if isinstance(ipam, Whereabouts) else None
     return ipam

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Sequence
 
 from pydantic import AfterValidator, model_validator
 
@@ -259,6 +259,14 @@ class WhereaboutsRange(CniModel):
     def pool(self) -> Pool:
         return whereabouts_pool(self.range, self.range_start, self.range_end)
 
+    def allocation_range(self) -> AllocationRange:
+        return allocation_range(self.range, self.range_start, self.range_end, self.exclude)
+
+
+def allocation_range(range_text: str, range_start: Optional[str], range_end: Optional[str],
+                     exclude: Optional[Sequence[str]]) -> AllocationRange:
+    return AllocationRange(whereabouts_pool(range_text, range_start, range_end), tuple(_excluded(t) for t in exclude or ()))
+
 
 def whereabouts_pool(range_text: str, range_start: Optional[str], range_end: Optional[str]) -> Pool:
     subnet, first, last = _whereabouts_range(range_text)
@@ -301,20 +309,40 @@ def _whereabouts_problems(entry: Any) -> list:
         if block.version != subnet.version or not block.overlaps(subnet):
             problems.append((("exclude", index), f"{text} does not overlap the range {entry.range}, so it excludes nothing"))
         excluded.append(block)
-    if excluded and low.version == high.version and _covered(low, high, excluded):
+    if excluded and low.version == high.version and _free(low, high, excluded) == 0:
         problems.append((("exclude",), f"leaves no address of {low}-{high} to hand out: every ADD would fail"))
     return problems
 
 
-def _covered(low: Address, high: Address, blocks: list[Network]) -> bool:
-    """Whether the excluded blocks cover every address from low to high."""
-    at = low
+def _free(low: Address, high: Address, blocks: Sequence[Network]) -> int:
+    """How many addresses from low to high no excluded block covers (IterateForAssignment skips
+    each block whole, pkg/allocate/allocate.go)."""
+    free, at, end = 0, int(low), int(high)
     for block in sorted((b for b in blocks if b.version == low.version), key=lambda b: b.network_address):
-        if block.network_address <= at <= block.broadcast_address:
-            if block.broadcast_address >= high:
-                return True
-            at = block.broadcast_address + 1
-    return False
+        start, stop = int(block.network_address), int(block.broadcast_address)
+        if start > end:
+            break
+        free += max(0, start - at)
+        at = max(at, stop + 1)
+    return free + max(0, end - at + 1)
+
+
+@dataclass(frozen=True)
+class AllocationRange:
+    """One range whereabouts allocates from, as LoadIPAMConfig leaves it (pkg/config/config.go):
+    its IPPool's `spec.range` is the masked subnet (`ipNet.String()`), and `size` is how many
+    addresses it can hand out, the excluded blocks taken off."""
+
+    pool: Pool
+    exclude: tuple[Network, ...] = ()
+
+    @property
+    def cidr(self) -> str:
+        return str(self.pool.subnet)
+
+    @property
+    def size(self) -> int:
+        return _free(self.pool.first, self.pool.last, self.exclude)
 
 
 class Whereabouts(Ipam):
@@ -386,9 +414,14 @@ class Whereabouts(Ipam):
     def overlapping_allowed(self) -> bool:
         return self.enable_overlapping_ranges is not False  # whereabouts' default is true
 
+    def allocation_ranges(self) -> list[AllocationRange]:
+        """`range` (with the top-level range_start, range_end and exclude) first, then ipRanges, in
+        the order LoadIPAMConfig puts them."""
+        top = [allocation_range(self.range, self.range_start, self.range_end, self.exclude)] if self.range else []
+        return top + [entry.allocation_range() for entry in self.ipRanges or ()]
+
     def pools(self) -> list[Pool]:
-        top = [whereabouts_pool(self.range, self.range_start, self.range_end)] if self.range else []
-        return top + [entry.pool() for entry in self.ipRanges or ()]
+        return [r.pool for r in self.allocation_ranges()]
 
 
 #: Each IPAM type (the binary's name) and its model.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_types import positive_int
+from ..cli_types import cluster_options, positive_int
 from components.images import pinning_problem
 from . import daemonset
 from .cluster import Cluster, ClusterError
@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="the stack to decommission (Pulumi.<NAME>.yaml beside Pulumi.yaml)")
     parser.add_argument("--yes", action="store_true", help="carry out the plan (asks for the stack name again)")
     parser.add_argument("--confirm", metavar="NAME", help="the stack name again, for CI (instead of the prompt)")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context to use")
+    cluster_options(parser)
     parser.add_argument("--node-timeout", type=positive_int, default=300, metavar="SECONDS",
                         help="how long to wait for every node's cleanup report (default: 300)")
     parser.add_argument("--cleanup-image", default=daemonset.IMAGE,

@@ -10,7 +10,7 @@ import yaml
 from multus_cni_cli import status, verify
 from multus_cni_cli.__main__ import main
 from components.config import load_stack_config
-from conftest import FIXTURES, GUIDE, config_of
+from conftest import FIXTURES, GUIDE, closed_kubeconfig, config_of
 
 SAMPLES = FIXTURES / "status"
 
@@ -236,13 +236,7 @@ def test_terminating_pods_of_a_deployment_are_ignored():
 
 
 def test_unreachable_cluster_is_a_clear_error(tmp_path, capsys):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "closed",
-        "clusters": [{"name": "closed", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "contexts": [{"name": "closed", "context": {"cluster": "closed", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }))
+    kubeconfig = closed_kubeconfig(tmp_path / "kubeconfig")
     assert main(["verify", "--kubeconfig", str(kubeconfig)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("verify: cannot reach the cluster at https://127.0.0.1:1")
