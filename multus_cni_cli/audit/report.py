@@ -22,11 +22,15 @@ def table(result: Audit) -> list[str]:
 
 def summary(stack: str, result: Audit) -> str:
     counts = result.counts()
-    seen = f"{result.networks} networks, {result.pods} pods, {len(result.pools)} IPPools"
+    seen = f"{_count(result.networks, 'network')}, {_count(result.pods, 'pod')}, {_count(len(result.pools), 'IPPool')}"
     if not result.findings:
         return f"audit-ipam: stack {stack}: no findings ({seen})"
     kinds = ", ".join(f"{counts[kind]} {kind}" for kind in KINDS if counts[kind])
-    return f"audit-ipam: stack {stack}: {len(result.findings)} findings ({kinds}) in {seen}"
+    return f"audit-ipam: stack {stack}: {_count(len(result.findings), 'finding')} ({kinds}) in {seen}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def as_json(stack: str, result: Audit, threshold: float) -> str:

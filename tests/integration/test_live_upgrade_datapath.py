@@ -32,7 +32,8 @@ from components.multus.manifests import DAEMONSET
 
 from .conftest import ROOT, Stack, said
 from .datapath import Attachment, DataPath, HarnessError, ip_json
-from .test_live_upgrade import tool as upgrade_tool
+from .test_live_lifecycle import planned
+from .test_live_upgrade import protected, tool as upgrade_tool
 from .test_live_datapath import check_namespace, datapath, network_status, verify  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.live
@@ -225,11 +226,24 @@ def upgrade_in_place(new_stack, cluster, datapath, old: Release, new: Release, i
     attached = attach_old(cluster, stack, dp, old, index)
 
     stack.set_config("multus-cni:multus", new.config)
+    plan = upgrade_tool(stack, "upgrade")  # the plan alone: it changes nothing
+    assert plan.returncode == 0, plan.stderr
+    assert f"multus-cni:{old.image} " in plan.stdout and f"multus-cni:{new.image} ({new.flavor})" in plan.stdout
+    assert "unprotect" not in plan.stdout and "at most 1 at a time" in plan.stdout
+    # Only updates: nothing created, deleted or replaced; the preview says what each node goes through
+    # (the DaemonSet's hook, multus/rollout.py).
+    assert set(planned(stack).values()) == {"update"}
+    preview = stack.pulumi("preview")
+    assert said(preview, f"rolling update of the Multus DaemonSet from ghcr.io/k8snetworkplumbingwg/multus-cni:{old.image} (")
+    assert said(preview, f"to ghcr.io/k8snetworkplumbingwg/multus-cni:{new.image} ({new.flavor}) over every node, at most 1 at a time")
     stack.up()
     after = daemonset(cluster, stack)
     assert after["metadata"]["uid"] == before["metadata"]["uid"], "the DaemonSet was replaced, not updated"
-    assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
     assert image_of(after).endswith(":" + new.image)
+    assert after["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == 1
+    assert all(protected(stack)[name] for name in ("multus-daemonset", "multus-config", "multus-crd"))
+    stack.pulumi("preview", "--expect-no-changes")
     dp.update_multus(flavor=new.flavor, version=new.version)
 
     assert delete_old_under_new(cluster, dp, attached, old, new, index) == []
