@@ -23,8 +23,8 @@ venv: $(VENV)/.installed
 # worker's objects in its cluster: kwokctl gave two clusters created at once the same etcd and API
 # server ports (reproduced with two `kwokctl create cluster` at once); cluster/kwok.sh now creates one
 # cluster at a time and checks each API server serves its own cluster's objects.
-# A fresh clone's `CI=true bash .ci/run` with a warm toolchain (2026-12-02, 4 workers, with the shard
-# and audit-ipam modules): `make test` 836 s, the whole run 932 s; the 2 cores are saturated.
+# A fresh clone's `CI=true bash .ci/run` with a warm toolchain on a quiet machine (2026-12-02, 4
+# workers, with the shard and audit-ipam modules): `make test` 759 s, the whole run 841 s.
 # TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 4
 
