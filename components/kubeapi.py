@@ -5,6 +5,7 @@ kinds used are known)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 import yaml
@@ -44,6 +45,9 @@ class Cluster:
             else:
                 self.client = kube_config.new_client_from_config(config_file=kubeconfig, context=context)
         except (kube_config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
+            if kubeconfig_text is not None:  # may be a secret: neither it nor a parser's quote of it is shown
+                raise ClusterError("the kubeconfig setting is neither a file that exists nor a kubeconfig's"
+                                   f" YAML or JSON ({type(exc).__name__})") from None
             raise ClusterError(f"cannot load a kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): {exc}") from None
         self.client.configuration.retries = 0
         self.host = self.client.configuration.host
@@ -98,3 +102,19 @@ class Cluster:
         done = self.request("DELETE", path(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"]),
                             f"delete {manifest['kind']} {meta['name']}", body={"propagationPolicy": "Background"})
         return done is not None
+
+
+def of_provider_setting(kubeconfig: Optional[str], context: Optional[str], base: Optional[Path] = None) -> Cluster:
+    """The cluster the Kubernetes provider's `kubeconfig` setting names, read as the provider reads it
+    (pulumi-kubernetes v4 pkg/provider/util.go `parseKubeconfigString`): `~` expanded, a path that
+    exists is a file (relative to `base`, the program's directory), anything else a kubeconfig's text;
+    empty: KUBECONFIG, ~/.kube/config."""
+    if not kubeconfig:
+        return Cluster(None, context)
+    if "\n" not in kubeconfig:
+        candidate = Path(kubeconfig).expanduser()
+        if base is not None and not candidate.is_absolute():
+            candidate = base / candidate
+        if candidate.is_file():
+            return Cluster(str(candidate), context)
+    return Cluster(None, context, kubeconfig_text=kubeconfig)

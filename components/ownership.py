@@ -16,13 +16,12 @@ on the conflict. Two hooks, run in previews too, make that visible and safe:
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import pulumi
 
 from . import kube, managed_fields
-from .kubeapi import Cluster, ClusterError
+from .kubeapi import Cluster, ClusterError, of_provider_setting
 
 DOCS = 'docs/operations.md "One cluster, one owner"'
 DRIFT_DOCS = 'docs/operations.md "Drift: what happens when someone edits the cluster"'
@@ -56,10 +55,7 @@ class ClusterAccess:
     def connect(self) -> Cluster:
         if not self._known:
             raise ClusterError("the provider's kubeconfig is not known yet")
-        text = self.kubeconfig
-        if text is not None and "\n" not in text and Path(text).expanduser().is_file():
-            return Cluster(str(Path(text).expanduser()), self.context)
-        return Cluster(None, self.context, kubeconfig_text=text) if text else Cluster(None, self.context)
+        return of_provider_setting(self.kubeconfig, self.context)
 
 
 def described(manager: str) -> str:

@@ -34,7 +34,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         if not stack.networks:
             raise AuditError(f"stack {stack_name!r} has no networks to audit")
-        result = findings.audit(stack, reader.snapshot(args.kubeconfig, args.context), args.pool_threshold)
+        result = findings.audit(stack, reader.snapshot(reader.Cluster(args.kubeconfig, args.context)), args.pool_threshold)
         if args.summary_json:
             try:
                 args.summary_json.write_text(report.as_json(stack_name, result, args.pool_threshold), encoding="utf-8")

@@ -6,15 +6,12 @@ a kind the cluster does not serve (whereabouts not installed) lists as empty."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from components.kubeapi import Cluster, ClusterError  # noqa: F401  (the command's error)
+from components.kubeapi import Cluster, ClusterError  # noqa: F401  (the commands' errors)
 
 from .findings import Snapshot
 from .whereabouts import API_VERSION, POOL_KIND, RESERVATION_KIND
 
 
-def snapshot(kubeconfig: Optional[str], context: Optional[str]) -> Snapshot:
-    cluster = Cluster(kubeconfig, context)
+def snapshot(cluster: Cluster) -> Snapshot:
     return Snapshot(pods=cluster.list("v1", "Pod"), pools=cluster.list(API_VERSION, POOL_KIND),
                     reservations=cluster.list(API_VERSION, RESERVATION_KIND))

@@ -1,4 +1,4 @@
-"""`fleet preview|up|drift` arguments, the bounded worker pool, and the final table."""
+"""`fleet preview|up|drift|audit` arguments, the bounded worker pool, and the final table."""
 
 from __future__ import annotations
 
@@ -8,21 +8,23 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..cli_types import positive_int
+from ..cli_types import fraction, positive_int
 from . import shard
 from .interrupt import Interrupt
 from .lines import Lines
 from .report import Row, as_json, exit_code, table
 
 USAGE_ERROR = 2
+ACTIONS = ("preview", "up", "drift", "audit")
 
 
-HELP = "preview, deploy or check for drift many stacks of this project in parallel"
+HELP = "preview, deploy, check for drift or audit IP addresses on many stacks of this project in parallel"
 
 
 def add_arguments(fleet: argparse.ArgumentParser) -> None:
-    fleet.add_argument("action", choices=("preview", "up", "drift"),
-                       help="drift: a refresh in preview mode (nothing written): what changed behind each stack's back")
+    fleet.add_argument("action", choices=ACTIONS,
+                       help="drift: a refresh in preview mode (nothing written): what changed behind each stack's back;"
+                            " audit: audit-ipam on each stack's cluster (no engine runs)")
     which = fleet.add_mutually_exclusive_group(required=True)
     which.add_argument("--stacks", type=_names, help="comma-separated stack names (a,b,c)")
     which.add_argument("--all", action="store_true", help="every stack of this project in the backend")
@@ -39,6 +41,8 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
     fleet.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="stacks at a time (default 4)")
     fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
     fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
+    fleet.add_argument("--pool-threshold", type=fraction, default=None, metavar="FRACTION",
+                       help="audit: report a whereabouts pool this full or fuller (default: 0.9)")
     fleet.add_argument("--progress-interval", type=float, default=2.0, metavar="SECONDS",
                        help="at most one progress line per stack this often (default 2)")
 
@@ -117,14 +121,11 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> tuple[int, list]:
-    from .stack_run import EngineOptions, StackRun
-
-    options = EngineOptions(tuple(args.policy_pack), tuple(args.policy_pack_config), args.log_dir)
-    lines = Lines(interval=args.progress_interval)
+    lines = Lines(interval=args.progress_interval)  # one for all: its lock keeps each line whole
     with Interrupt() as interrupt:
-        rows = run_all([StackRun(name, action, workspace, lines.show, interrupt.requested, options=options)
-                        for name in names], args.parallel, interrupt)
-    sys.stdout.write(table(rows))
+        rows = run_all([_stack_run(args, workspace, name, action, lines, interrupt) for name in names],
+                       args.parallel, interrupt)
+    sys.stdout.write(table(rows, action))
     code = 130 if interrupt.requested.is_set() else exit_code(rows)
     if args.summary_json:
         try:
@@ -133,6 +134,20 @@ def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> 
             print(f"fleet: --summary-json {args.summary_json}: {exc.strerror or exc}", file=sys.stderr)
             return code or USAGE_ERROR, rows
     return code, rows
+
+
+def _stack_run(args: argparse.Namespace, workspace, name: str, action: str, lines: Lines,
+               interrupt: Interrupt) -> Callable[[], Row]:
+    if action == "audit":
+        from ..audit.findings import DEFAULT_THRESHOLD
+        from .audit import AuditRun
+
+        threshold = DEFAULT_THRESHOLD if args.pool_threshold is None else args.pool_threshold
+        return AuditRun(name, workspace, interrupt.requested, threshold)
+    from .stack_run import EngineOptions, StackRun
+
+    options = EngineOptions(tuple(args.policy_pack), tuple(args.policy_pack_config), args.log_dir)
+    return StackRun(name, action, workspace, lines.show, interrupt.requested, options=options)
 
 
 def _backend_name(stack: str, known: list[str]) -> str:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .cli import ACTIONS
 from .report import Row, as_json, exit_code, table
 from .shard import stack_files
 from .stack_run import log_name
@@ -32,8 +33,8 @@ class JoinError(Exception):
 
 
 def add_arguments(join: argparse.ArgumentParser) -> None:
-    join.add_argument("command_name", choices=("preview", "up", "drift"), metavar="ACTION",
-                      help="the fleet action every summary is of: preview, up or drift")
+    join.add_argument("command_name", choices=ACTIONS, metavar="ACTION",
+                      help="the fleet action every summary is of: preview, up, drift or audit")
     join.add_argument("summaries", nargs="*", type=Path, metavar="PATH",
                       help="each shard's fleet --summary-json, or a directory searched for *.json below it")
     join.add_argument("--stack-files", action="store_true",
@@ -53,7 +54,7 @@ def command(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     if args.stack_files:
         rows = with_missing(rows, stack_files(args.project_dir))
-    sys.stdout.write(table(rows))
+    sys.stdout.write(table(rows, args.command_name))
     try:
         if args.summary_json:
             args.summary_json.write_text(as_json(args.command_name, rows))
@@ -116,14 +117,14 @@ def markdown(action: str, rows: Sequence[Row], logs: dict[str, Path], limit: int
     """Heading and table first (only the stacks that change or fail when the whole one is too long);
     then each such stack's engine output, cut to an equal share of what is left under `limit`,
     for as many stacks as get at least MIN_SHARE characters each."""
-    shown = [row for row in rows if row.status != "succeeded" or any(row.changes.values()) or row.drift]
+    shown = [row for row in rows if row.status != "succeeded" or any(row.changes.values()) or row.drift or row.findings]
     failed = sum(row.status != "succeeded" for row in rows)
     head = (f"## fleet {action}: {len(rows)} stacks, "
             f"{'all succeeded' if not failed else f'{failed} did not succeed'}, {len(shown)} with changes or errors\n\n")
-    listed = table(rows)
+    listed = table(rows, action)
     if len(head) + len(listed) > limit // 2:
         quiet = len(rows) - len(shown)
-        listed = table(shown) + (f"({quiet} stacks with no changes not listed: the summary JSON has every row)\n"
+        listed = table(shown, action) + (f"({quiet} stacks with no changes not listed: the summary JSON has every row)\n"
                                  if quiet else "")
     if len(head) + len(listed) > limit - 200:
         listed = listed[:limit - len(head) - 200].rsplit("\n", 1)[0] + "\n... (the table goes on in the summary JSON)\n"

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pulumi import automation as auto
 
@@ -19,6 +19,9 @@ from .. import recovery, stackfile
 from components.config import ConfigError, load_stack_config
 from .progress import Progress
 from .report import Row
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 Show = Callable[[str, Progress, bool], None]
 
@@ -38,18 +41,21 @@ def log_name(stack: str) -> str:
     return stack.replace("/", "_") + ".log"
 
 
-def config_problem(stack: str, root: Path) -> str:
-    """The stack file validated with the program's own models: its problems as one line, or ''.
-
-    The same `<config path>: <problem>` lines the program would exit with, without starting an
-    engine; a stack without a stack file has no config, as for the Pulumi CLI.
-    """
+def stack_config(stack: str, root: Path) -> "StackConfig":
+    """The stack file validated with the program's own models (ConfigError, StackFileError): the
+    same `<config path>: <problem>` lines the program would exit with, without starting an engine.
+    A stack without a stack file has no config, as for the Pulumi CLI."""
     path = root / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"  # an org/project/stack name: its last part
+    project = stackfile.project_name(root)
+    config = stackfile.load_config(path, project) if path.exists() else {}
+    stackfile.check_config_size(config, path)
+    return load_stack_config(config, project, root)
+
+
+def config_problem(stack: str, root: Path) -> str:
+    """The stack file's problems as one line, or ''."""
     try:
-        project = stackfile.project_name(root)
-        config = stackfile.load_config(path, project) if path.exists() else {}
-        stackfile.check_config_size(config, path)
-        load_stack_config(config, project, root)
+        stack_config(stack, root)
     except ConfigError as exc:
         return "; ".join(str(problem) for problem in exc.problems)
     except stackfile.StackFileError as exc:

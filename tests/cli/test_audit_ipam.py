@@ -359,8 +359,9 @@ def project(tmp_path):
 
 
 def _cli(project, monkeypatch, cluster, *argv):
-    monkeypatch.setattr(reader, "snapshot", lambda kubeconfig, context: Snapshot(**cluster))
-    return main(["audit-ipam", "--project-dir", str(project), "--stack", "audit", *argv])
+    monkeypatch.setattr(reader, "snapshot", lambda connected: Snapshot(**cluster))
+    kubeconfig = closed_kubeconfig(project / "kubeconfig")  # loaded, never reached: the snapshot is `cluster`
+    return main(["audit-ipam", "--project-dir", str(project), "--stack", "audit", "--kubeconfig", str(kubeconfig), *argv])
 
 
 def test_the_command_exits_0_when_clean(project, monkeypatch, capsys):

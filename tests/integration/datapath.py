@@ -63,6 +63,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -584,6 +585,16 @@ class DataPath:
 
     def _multus(self, command: str, att: Attachment) -> tuple[dict, str]:
         """One multus run as libcni runs a conflist's plugin: name and cniVersion injected."""
+        argv, env, conf = self._multus_run(command, att)
+        done = subprocess.run(argv, input=conf, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        if done.returncode:
+            daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
+            raise HarnessError(f"multus {command} for pod {att.ref} on {att.node.name} failed (exit {done.returncode}):\n"
+                               f"{done.stdout}\n{done.stderr[-3000:]}{daemon}")
+        return (json.loads(done.stdout) if done.stdout.strip() else {}), done.stderr
+
+    def _multus_run(self, command: str, att: Attachment, cni_path: Optional[str] = None) -> tuple[tuple[str, ...], dict, str]:
+        """argv, environment and stdin of one multus run (`cni_path`: where it finds the plugins instead)."""
         conflist = json.loads(att.node.conflist.read_text())
         conf = ({"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
                 if "plugins" in conflist else conflist)
@@ -593,20 +604,15 @@ class DataPath:
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command, "CNI_CONTAINERID": att.container, "CNI_NETNS": str(NETNS_DIR / att.netns),
-            "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path,
+            "CNI_IFNAME": "eth0", "CNI_PATH": cni_path or self.cni_path,
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={att.namespace};K8S_POD_NAME={att.name};"
                         f"K8S_POD_INFRA_CONTAINER_ID={att.container};K8S_POD_UID={att.uid}",
         }
         if thick:  # the shim only talks to the node's daemon, which runs the plugins
-            argv = ["ip", "netns", "exec", att.node.netns, self.shim]
+            argv = ("ip", "netns", "exec", att.node.netns, self.shim)
         else:
             argv = self._isolated(att.node.netns, "private", att.node.var_lib, "/var/lib", att.node.multus)
-        done = subprocess.run(argv, input=json.dumps(conf), env=env, capture_output=True, text=True, timeout=TIMEOUT)
-        if done.returncode:
-            daemon = f"\nmultus-daemon log:\n{att.node.daemon_log.read_text()[-3000:]}" if att.node.daemon_log else ""
-            raise HarnessError(f"multus {command} for pod {att.ref} on {att.node.name} failed (exit {done.returncode}):\n"
-                               f"{done.stdout}\n{done.stderr[-3000:]}{daemon}")
-        return (json.loads(done.stdout) if done.stdout.strip() else {}), done.stderr
+        return argv, env, json.dumps(conf)
 
     def _runner(self, node: FakeNode) -> str:
         return self.daemon_binary if node.flavor == "thick" else node.multus
@@ -628,6 +634,43 @@ class DataPath:
         finally:
             if att.skipped:
                 self._annotate(att, original)
+        return att
+
+    def attach_killed(self, pod: Mapping[str, Any], after: str) -> Attachment:
+        """An ADD killed half-way, with no DEL after it (a runtime's timeout, a crashed or restarted node
+        agent): the real plugins run until the delegate plugin `after` has answered Multus, then the
+        whole run is SIGKILLed before Multus can write the pod's network-status. Thin nodes only (the
+        plugins run in the killed process tree). Returns the attachment `detach` can still DEL later,
+        as the runtime's garbage collection would."""
+        if self._runner(self.node(pod["spec"]["nodeName"])) != self.multus:
+            raise HarnessError("attach_killed runs thin nodes' multus only")
+        real = shutil.which(after, path=self.cni_path)
+        if real is None:
+            raise HarnessError(f"no {after} plugin in {self.cni_path}")
+        paused = self.workdir / f"paused-{after}"
+        paused.mkdir(exist_ok=True)
+        answered = paused / "answered"
+        answered.unlink(missing_ok=True)
+        # The real plugin's whole answer reaches Multus, then the stdout stays open: Multus waits on it.
+        (paused / after).write_text(f'#!/bin/sh\nout=$("{real}")\nprintf "%s" "$out"\ntouch "{answered}"\nexec sleep {TIMEOUT}\n')
+        (paused / after).chmod(0o755)
+        meta = pod["metadata"]
+        att = Attachment(meta["namespace"], meta["name"], meta["uid"], self.node(pod["spec"]["nodeName"]),
+                         self._netns("pod"), uuid.uuid4().hex, added_by=self.multus)
+        self.attached.append(att)
+        argv, env, conf = self._multus_run("ADD", att, cni_path=f"{paused}:{self.cni_path}")
+        (paused / "stdin").write_text(conf)
+        with open(paused / "stdin") as stdin, open(paused / "output", "w") as output:  # files: no pipe fills up
+            run = subprocess.Popen(argv, stdin=stdin, stdout=output, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        deadline = time.monotonic() + TIMEOUT
+        while not answered.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=TIMEOUT)
+        if not answered.exists():
+            raise HarnessError(f"multus ADD for pod {att.ref} ended before {after} answered (exit {run.returncode}):\n"
+                               f"{(paused / 'output').read_text()[-3000:]}")
         return att
 
     def _annotate(self, att: Attachment, value: Optional[str]) -> None:

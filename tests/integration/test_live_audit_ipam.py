@@ -35,6 +35,17 @@ def audit(stack, cluster, *args: str) -> tuple[int, dict, str]:
     return done.returncode, json.loads(summary.read_text()) if done.returncode in (0, 1) else {}, done.stdout
 
 
+def fleet_audit(stack, *names: str) -> tuple[int, dict, str]:
+    """`fleet audit` of `names`, each stack's cluster from its own provider settings (else KUBECONFIG)."""
+    summary = stack.workdir / "fleet-audit.json"
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "multus_cni_cli", "fleet", "audit",
+                           "--stacks", ",".join(names), "--summary-json", str(summary)],
+                          cwd=stack.workdir, env=stack.env, capture_output=True, text=True, timeout=120)
+    print(f"fleet audit: exit {done.returncode}\n{done.stdout}{done.stderr}")
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads(summary.read_text()), done.stdout
+
+
 def found(document: dict) -> list[tuple[str, str, str]]:
     return sorted((f["kind"], f["network"], f["address"]) for f in document["findings"])
 
@@ -86,6 +97,29 @@ def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(
     assert all(f"{gone.ref}, which does not exist" in f["what"] for f in document["findings"] if f["kind"] == "leak")
     assert gone_address in table
 
+    # The fleet's view of it: the same findings on this stack's row; a stack whose provider names
+    # this cluster by a project-relative kubeconfig, with a network no pod uses, is clean; one whose
+    # kubeconfig setting is a path that does not exist fails alone, in one line.
+    other = new_stack("other", config_from=None)
+    (other.workdir / "other-kubeconfig").write_text(cluster.kubeconfig.read_text())
+    other.set_config("kubernetes:kubeconfig", "other-kubeconfig")
+    # (a range of its own: whereabouts keeps one IPPool per range, so wa-net's range would be wa-net's pool)
+    idle = {**WA["config"], "ipam": {"type": "whereabouts", "range": "10.64.0.0/29"}}
+    other.set_config("multus-cni:networks", [{"name": "wa-idle", "config": idle}])
+    broken = new_stack("broken", config_from=None)
+    broken.set_config("kubernetes:kubeconfig", str(other.workdir / "no-such-kubeconfig"))
+    broken.set_config("multus-cni:networks", [WA])
+    code, fleet, fleet_table = fleet_audit(stack, "audit", "other", "broken")
+    rows = {row["stack"]: row for row in fleet["stacks"]}
+    assert code == 1 and {name: row["status"] for name, row in rows.items()} == {
+        "audit": "findings", "broken": "failed", "other": "succeeded"}
+    assert rows["audit"]["findings"] == document["findings"]  # audit-ipam's own, a moment before
+    assert rows["broken"]["error"].startswith("the kubeconfig setting is neither a file that exists")
+    assert gone_address in fleet_table
+    for made in (other, broken):  # never deployed: nothing for the teardown to destroy
+        new_stack.made.remove(made)
+        made.pulumi("stack", "rm", "--yes")
+
     # The new pod attached: it gets another address (the leaked one is still taken), and only the leak stays.
     [replacement] = [p for p in dp.running_pods() if p["metadata"]["name"].startswith("wa-web")
                      and p["metadata"]["name"] not in {a.name for a in first}]
@@ -104,6 +138,28 @@ def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(
     dp.detach(gone)
     code, document, _ = audit(stack, cluster)
     assert (code, found(document)) == (0, [])
+
+    # An ADD killed half-way, with no DEL (the runtime timed out, the node agent restarted): whereabouts
+    # allocated and reserved an address and macvlan configured it, but Multus never wrote network-status.
+    pod = bare_pod(cluster, "wa-k0", "node-000000")
+    killed = dp.attach_killed(pod, after="macvlan")
+    code, document, _ = audit(stack, cluster)
+    [(_, _, lost), *_] = found(document)
+    assert found(document) == [("leak", "default/wa-net", lost), ("leak", "default/wa-net", lost),
+                               ("missing", "default/wa-net", "-")]
+    assert all("default/wa-k0, which holds no address on it" in f["what"] for f in document["findings"] if f["kind"] == "leak")
+    # The runtime's retry, a new sandbox: whereabouts v0.9.2 gives the same pod the address it
+    # allocated half-way (by podref, seen here), so the pod holds it and nothing is found.
+    retried = dp.attach(cluster.get("pod", "-n", "default", "wa-k0"))
+    assert net1_address(cluster, retried) == lost
+    code, document, _ = audit(stack, cluster)
+    assert (code, found(document), document["pools"][0]["allocated"]) == (0, [], 3)
+    # Both sandboxes' DELs and the pod gone: the address is free again.
+    dp.detach(killed)
+    dp.detach(retried)
+    cluster.kubectl("delete", "pod", "-n", "default", "wa-k0", "--wait=true")
+    code, document, _ = audit(stack, cluster)
+    assert (code, found(document), document["pools"][0]["allocated"]) == (0, [], 2)
 
     # Concurrent ADDs on two nodes: whereabouts serialises them on its lease; two addresses, nothing found.
     a, b = (bare_pod(cluster, f"wa-c{i}", f"node-00000{i}") for i in (0, 1))
