@@ -106,9 +106,9 @@ DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 # collection order (`--dist loadfile`), so one that starts last decides when the suite ends
 # (measured per test with `--durations=0`; `docs/testing.md`).
 SLOWEST_FIRST = ("test_live_health", "test_live_upgrade_datapath", "test_live_adopt", "test_live_upgrade",
-                 "test_live_decommission", "test_live_stack", "test_live_ownership", "test_live_fleet",
-                 "test_live_make_up", "test_live_fleet_shards", "test_live_interrupt", "test_live_datapath",
-                 "test_live_real_node", "test_live_audit_ipam", "test_live_lifecycle")
+                 "test_live_audit_ipam", "test_live_decommission", "test_live_stack", "test_live_ownership",
+                 "test_live_fleet", "test_live_make_up", "test_live_fleet_shards", "test_live_interrupt",
+                 "test_live_datapath", "test_live_real_node", "test_live_lifecycle")
 
 
 def pytest_collection_modifyitems(items):

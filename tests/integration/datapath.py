@@ -365,7 +365,7 @@ class DataPath:
         binary in the CNI path, and /etc/cni/net.d/whereabouts.d/ holding a kubeconfig with its
         ServiceAccount's token (context namespace: where IPPools live) and the flat whereabouts.conf the
         plugin requires. /etc is this machine's: each plugin run sees those files through an overlay of
-        /etc in its private mount namespace, whose upper layer is a temp dir."""
+        /etc in its private mount namespace (read-only), whose top layer is a temp dir."""
         binary = shutil.which("whereabouts", path=self.cluster.env.get("PATH"))
         if not binary:
             raise HarnessError("the toolchain has no whereabouts: run `bash toolchain/build.sh whereabouts`")
@@ -376,7 +376,6 @@ class DataPath:
         self.etc = self.workdir / "etc"
         confdir = self.etc / "upper" / WHEREABOUTS_D.relative_to("/etc")
         confdir.mkdir(parents=True)
-        (self.etc / "work").mkdir()
         self.whereabouts_namespace = namespace
         self.renew_whereabouts_token()
         (confdir / "whereabouts.conf").write_text(json.dumps({
@@ -483,7 +482,9 @@ class DataPath:
     def _isolated(self, netns: str, propagation: str, source: Path, target: str, *command: str) -> tuple[str, ...]:
         """argv running `command` in the node's network namespace and a mount namespace of its own, where
         `source` is bound over `target` and, with whereabouts, /etc shows its whereabouts.d (an overlay)."""
-        overlay = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3/upper,workdir=$3/work" /etc'
+        # Read-only, two lower layers and no upper: overlayfs refuses a second mount that shares a
+        # workdir (EBUSY), which concurrent ADDs on one harness would.
+        overlay = 'mount -t overlay overlay -o "lowerdir=$3/upper:/etc" /etc'
         return ("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", propagation, "sh", "-c",
                 f'{{ [ -z "$3" ] || {overlay}; }} && mount --bind "$1" "$2" && shift 3 && exec "$@"',
                 "sh", str(source), target, str(self.etc or ""), *command)

@@ -50,7 +50,23 @@ def found(document: dict) -> list[tuple[str, str, str]]:
     return sorted((f["kind"], f["network"], f["address"]) for f in document["findings"])
 
 
-def bare_pod(cluster, name: str, node: str) -> dict:
+@pytest.fixture
+def bare_pod(cluster):
+    """Makes pods of the test's own on wa-net (no stack owns them: the teardown's destroy would leave
+    them to the next test on this cluster), and deletes them at teardown."""
+    made: list[str] = []
+
+    def make(name: str, node: str) -> dict:
+        made.append(name)
+        return _bare_pod(cluster, name, node)
+
+    yield make
+    if made:
+        cluster.kubectl("delete", "pod", "-n", "default", *dict.fromkeys(made), "--ignore-not-found", "--wait=true",
+                        check=False)
+
+
+def _bare_pod(cluster, name: str, node: str) -> dict:
     """A pod of its own on wa-net, bound to `node`, once Running."""
     manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default",
                 "annotations": {"k8s.v1.cni.cncf.io/networks": "wa-net"}},
@@ -65,7 +81,7 @@ def net1_address(cluster, att) -> str:
     return bare(net1.ips[0])
 
 
-def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(new_stack, cluster, datapath):
+def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(new_stack, cluster, datapath, bare_pod):
     stack = new_stack("audit", config_from=None)
     stack.set_config("multus-cni:whereabouts", {"enabled": True})
     stack.set_config("multus-cni:cniPlugins", {"enabled": True})
@@ -141,7 +157,7 @@ def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(
 
     # An ADD killed half-way, with no DEL (the runtime timed out, the node agent restarted): whereabouts
     # allocated and reserved an address and macvlan configured it, but Multus never wrote network-status.
-    pod = bare_pod(cluster, "wa-k0", "node-000000")
+    pod = bare_pod("wa-k0", "node-000000")
     killed = dp.attach_killed(pod, after="macvlan")
     code, document, _ = audit(stack, cluster)
     [(_, _, lost), *_] = found(document)
@@ -162,7 +178,7 @@ def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(
     assert (code, found(document), document["pools"][0]["allocated"]) == (0, [], 2)
 
     # Concurrent ADDs on two nodes: whereabouts serialises them on its lease; two addresses, nothing found.
-    a, b = (bare_pod(cluster, f"wa-c{i}", f"node-00000{i}") for i in (0, 1))
+    a, b = (bare_pod(f"wa-c{i}", f"node-00000{i}") for i in (0, 1))
     with ThreadPoolExecutor(2) as pool:
         both = list(pool.map(dp.attach, (a, b)))
     assert len({net1_address(cluster, att) for att in both}) == 2
@@ -172,10 +188,10 @@ def test_the_audit_finds_exactly_the_faults_made_and_nothing_on_a_clean_cluster(
     # A pod recreated under the same name on another node with no DEL (a StatefulSet's pod after its node
     # was lost): whereabouts v0.9.2 gives the same pod name its address again (seen here), so the old
     # sandbox's allocation is the new pod's and nothing is lost or found.
-    old = dp.attach(bare_pod(cluster, "wa-sts-0", "node-000000"))
+    old = dp.attach(bare_pod("wa-sts-0", "node-000000"))
     old_address = net1_address(cluster, old)
     cluster.kubectl("delete", "pod", "-n", "default", "wa-sts-0", "--wait=true")
-    new = dp.attach(bare_pod(cluster, "wa-sts-0", "node-000001"))
+    new = dp.attach(bare_pod("wa-sts-0", "node-000001"))
     assert net1_address(cluster, new) == old_address and new.node.name != old.node.name
     code, document, _ = audit(stack, cluster)
     assert (code, found(document), document["pools"][0]["allocated"]) == (0, [], 5)
