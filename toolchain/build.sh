@@ -42,7 +42,8 @@ build_python_host() {  # no Go module serves the Python language host: see toolc
   go mod download "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   sdk=$(moddir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
   # The exec script the Go host runs programs with, from the SDK at the same version.
-  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/hosts/language_host.py" "$here/hosts/langhost.py" "$TC/lib/"
+  install -m644 "$sdk/python/cmd/pulumi-language-python-exec" "$here/hosts/language_host.py" "$here/hosts/langhost.py" \
+    "$here/hosts/sdk_stubs.py" "$TC/lib/"
   printf '#!/bin/sh\nPULUMI_LANGUAGE_HOST_VERSION=%s exec "%s" -u "%s" "$@"\n' \
     "$PULUMI_VERSION" "$venv/bin/python" "$TC/lib/language_host.py" >"$TC/bin/pulumi-language-python"
   chmod 755 "$TC/bin/pulumi-language-python"
@@ -255,7 +256,8 @@ step() {  # step NAME: build unless the stamp says this exact recipe is built, o
 recipe_hash() {  # the recipe's body (and the host's source): editing one rebuilds that part only
   { declare -f "build_$1"; [ "$1" != python_host ] || cat "$here/hosts/language_host.py"
     [ "$1" != nodejs_host ] || cat "$here/hosts/nodejs_host.py" "$here/hosts/nodejs_codegen/main.go"
-    case $1 in python_host | nodejs_host) cat "$here/hosts/langhost.py" ;; esac; } | sha256sum | cut -c1-12
+    case $1 in python_host | nodejs_host) cat "$here/hosts/langhost.py" ;; esac
+    [ "$1" != python_host ] || cat "$here/hosts/sdk_stubs.py"; } | sha256sum | cut -c1-12
 }
 
 main() {

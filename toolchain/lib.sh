@@ -13,7 +13,7 @@ fail() { say "$*"; exit 1; }
 parts_of() {
   case $1 in
     pulumi) echo bin/pulumi bin/pulumi-resource-pulumi-python ;;
-    python_host) echo bin/pulumi-language-python lib/language_host.py lib/langhost.py lib/pulumi-language-python-exec python-host/bin/python ;;
+    python_host) echo bin/pulumi-language-python lib/language_host.py lib/langhost.py lib/sdk_stubs.py lib/pulumi-language-python-exec python-host/bin/python ;;
     provider) echo "pulumi-home/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION/pulumi-resource-kubernetes" ;;
     kube) echo bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl bin/kubelet ;;
     etcd) echo bin/etcd ;;

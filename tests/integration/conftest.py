@@ -2,7 +2,7 @@
 
 One cluster per test session, started from the built toolchain and deleted at the end (also on
 failure). Each test gets a copy of the project, a file state backend of its own and its own stack;
-whatever it deployed is unprotected and destroyed at teardown. Without the
+whatever it deployed is deleted at teardown (teardown.py). Without the
 toolchain the suite skips, saying why; with REQUIRE_LIVE=1 that is a failure instead.
 """
 
@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
+
+from . import teardown
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ("pulumi", "python_host", "provider", "kube", "etcd", "kwok", "multus")
@@ -202,9 +204,15 @@ class Stack:
         return exported["deployment"].get("resources") or []
 
     def decommission(self) -> None:
-        """Test teardown: unprotect everything, destroy (no node cleanup: kwok nodes hold no files).
-        The stack itself is not removed: its backend is the test's temporary directory, and two CLI
-        runs fewer per stack is a minute less of the live suite."""
+        """Test teardown: the state's objects deleted through the API (`teardown.py`), else
+        unprotect everything and destroy (no node cleanup: kwok nodes hold no files). The stack
+        itself is not removed: its backend is the test's temporary directory."""
+        backend = Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        project = yaml.safe_load((self.workdir / "Pulumi.yaml").read_text())["name"]
+        deployment = teardown.checkpoint(backend, project, self.name)
+        objects = None if deployment is None else teardown.objects_to_delete(deployment)
+        if objects is not None and teardown.delete(objects, self.env):
+            return
         self.pulumi("state", "unprotect", "--all", "--yes", check=False)
         self.pulumi("destroy", "--yes", "--skip-preview", check=False)
 

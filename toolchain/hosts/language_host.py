@@ -25,26 +25,45 @@ from pathlib import Path
 ENGINE_PID = os.getppid()
 
 import grpc
+import sdk_stubs  # noqa: F401  (first: the SDK's stubs without the SDK)
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
 from langhost import LanguageHost, go_json, plugin_version, program_options, run_response, serve
 
 # Packages that ship no resource plugin of their own (Go host: packagesWithoutPlugins).
 NOT_PLUGINS = {"pulumi", "pulumi-policy"}
-# Run inside the program's Python: every installed distribution with its pulumi-plugin.json.
+# Run inside the program's Python: every installed distribution with its pulumi-plugin.json (a
+# file `<package>/pulumi-plugin.json` its RECORD lists). Reading every RECORD is most of the cost, so
+# only a distribution that may hold one is read: one named like a top-level directory that has the
+# file, and every other only if some such directory is still unclaimed (the result is the same).
 LIST_PACKAGES = r"""
-import importlib.metadata as md, json, sys
-out = []
-for dist in md.distributions():
-    plugin = None
+import importlib.metadata as md, json, os, sys
+def plugin_of(dist):
     for f in dist.files or ():
         if f.name == "pulumi-plugin.json" and len(f.parts) == 2:
             try:
-                plugin = json.loads(f.read_text())
+                return f.parts[0], json.loads(f.read_text())
             except (OSError, ValueError):
-                pass
-    out.append({"name": dist.metadata["Name"], "version": dist.version, "plugin": plugin})
-json.dump(out, sys.stdout)
+                return f.parts[0], None
+    return None, None
+holders = set()
+for entry in sys.path:
+    try:
+        names = os.listdir(entry or ".")
+    except OSError:
+        continue
+    holders.update(n for n in names if os.path.isfile(os.path.join(entry or ".", n, "pulumi-plugin.json")))
+dists = list(md.distributions())
+plugins, unread = {}, []
+for dist in dists:
+    if dist.metadata["Name"].lower().replace("-", "_").replace(".", "_") in holders:
+        top, plugins[id(dist)] = plugin_of(dist)
+        holders.discard(top)
+    else:
+        unread.append(dist)
+for dist in unread if holders else ():
+    plugins[id(dist)] = plugin_of(dist)[1]
+json.dump([{"name": d.metadata["Name"], "version": d.version, "plugin": plugins.get(id(d))} for d in dists], sys.stdout)
 """
 
 
