@@ -8,6 +8,8 @@ program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack 
 - ours: this project's program (__main__.py and its components);
 - plain: bench/plain, the same Kubernetes objects (same manifests, protection and dependencies,
   taken from a render of the same config) created directly with pulumi_kubernetes;
+- tree: bench/plain with the same component tree as ours, of bare ComponentResources (the floor
+  of the design: ours / tree is our code's cost, tree / plain the design's);
 - kubectl: the rendered manifests (`multus-cni render`) with `kubectl apply
   --server-side`, CRD first, then the rest, waiting for the pods to be Ready as the provider does;
   no-change: `kubectl diff --server-side`; destroy: `kubectl delete --wait` of what is not protected.
@@ -16,11 +18,17 @@ program, on a fresh kwok cluster of its own (cluster/kwok.sh) and a fresh stack 
 Peak memory: a thread sums the RSS of every descendant of this process (the pulumi CLI, the
 Kubernetes provider plugin, the language host and the program; or kubectl) from /proc every 50 ms;
 the peak per step is the largest sum (a page shared by two processes counts twice). The API server
-is not counted. Medians of --repeat runs; the targets are reported, not asserted. A program whose
-stack config cannot reach it at a size (PULUMI_CONFIG over 128 KiB) is reported as unrunnable there.
+is not counted. State: the bytes of `pulumi stack export` after `up`. Medians of --repeat runs; the
+targets are reported, not asserted. A program whose stack config cannot reach it at a size
+(PULUMI_CONFIG over 128 KiB) is reported as unrunnable there.
+
+Figures are only worth comparing from an otherwise idle machine: the bench refuses to start while
+another API server, kubelet, Pulumi CLI or bench runs (--allow-busy: it starts, says so, and the
+JSON records it), runs every program and size one after the other, and prints the load average
+before each run beside its figures.
 
     python bench/engine_bench.py [--sizes 1,100,1000] [--workloads 100] [--repeat 1]
-                                 [--programs ours,plain,kubectl] [--json FILE]
+                                 [--programs ours,tree,plain,kubectl] [--json FILE] [--allow-busy]
 """
 
 from __future__ import annotations
@@ -56,9 +64,9 @@ from tests.integration.conftest import (  # noqa: E402  the live suite's cluster
 )
 
 PLAIN = BENCH / "plain"
-PROGRAMS = ("ours", "plain", "kubectl")
+PROGRAMS = ("ours", "tree", "plain", "kubectl")
 STEPS = ("preview", "up", "preview-nochange", "destroy")
-BASELINES = ("plain", "kubectl")
+BASELINES = ("plain", "tree", "kubectl")
 # The targets at the largest size: ours / plain per step; growth 100 -> 1,000 networks.
 TARGETS = {"preview-nochange": 1.25, "up": 1.5}
 LINEAR = 10.5  # 10x the networks: at most 10.5x the time (as bench/render_bench.py)
@@ -141,6 +149,30 @@ def label(pid: int) -> str:
     return name
 
 
+# What makes a machine too busy to measure on: another cluster's control plane or node, another
+# engine run, another bench.
+BUSY = ("kube-apiserver", "kubelet", "etcd", "pulumi", "engine_bench.py", "render_bench.py")
+
+
+def busy(proc: Path = Path("/proc"), own: int | None = None) -> list[str]:
+    """`PID NAME` of each running process that would compete with the bench (itself excluded)."""
+    own = os.getpid() if own is None else own
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        program = Path(argv[0]).name
+        names = [program] + ([Path(a).name for a in argv[1:2]] if program.startswith("python") else [])  # a script it runs
+        hit = next((n for n in names if n in BUSY), None)
+        if hit:
+            found.append(f"{entry.name} {hit}")
+    return sorted(found, key=lambda item: int(item.split()[0]))
+
+
 class PeakSampler:
     """`with PeakSampler() as s: ...`: s.peak is the largest tree_rss seen while it ran, and
     s.cpu the CPU seconds of each kind of descendant (summed over processes, last value seen)."""
@@ -199,7 +231,9 @@ def figures(samples: Samples) -> dict[str, Any]:
     medians = {program: {size: {step: {"seconds": statistics.median(r["seconds"] for r in runs),
                                        "peak_mib": statistics.median(r["peak_bytes"] for r in runs) / 2**20,
                                        "cpu_seconds": median_cpu(runs), "runs": len(runs),
-                                       "load1": statistics.median(r.get("load1", 0.0) for r in runs)}
+                                       "load1": statistics.median(r.get("load1", 0.0) for r in runs),
+                                       **({"state_bytes": statistics.median(r["state_bytes"] for r in runs)}
+                                          if all("state_bytes" in r for r in runs) else {})}
                                 for step, runs in steps.items() if runs}
                          for size, steps in sizes.items()}
                for program, sizes in samples.items()}
@@ -251,9 +285,9 @@ def table(result: dict[str, Any]) -> str:
         figure = medians.get(program, {}).get(size, {}).get(step)
         return format(figure[key], form) if figure else "n/a"
 
-    lines = ["| networks | step | ours s | plain s | kubectl s | ours / plain | ours / kubectl "
-             "| ours MiB | plain MiB | kubectl MiB |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| networks | step | " + " | ".join(f"{p} s" for p in PROGRAMS) + " | "
+             + " | ".join(f"ours / {b}" for b in BASELINES) + " | " + " | ".join(f"{p} MiB" for p in PROGRAMS) + " |",
+             "|---:|---|" + "---:|" * (2 * len(PROGRAMS) + len(BASELINES))]
     for size in sizes:
         for step in STEPS:
             ratio = ratios.get(size, {}).get(step, {})
@@ -270,9 +304,16 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"- {verdict['target']}: {verdict['value']:.2f}x ({'met' if verdict['met'] else 'MISSED'})")
     medians = result["medians"]
     largest = max((size for size, steps in medians.get("ours", {}).items() if steps), default=None)
+    for size in sorted({size for program in medians.values() for size in program}):
+        state = {p: medians[p][size]["up"]["state_bytes"] for p in PROGRAMS
+                 if "state_bytes" in medians.get(p, {}).get(size, {}).get("up", {})}
+        if state and size:
+            per = ", ".join(f"{p} {state[p] / size:,.0f}" for p in state)
+            lines.append(f"- state after up, {size:,} networks: bytes per network {per}"
+                         + (f" (ours / plain {state['ours'] / state['plain']:.2f}x)" if {"ours", "plain"} <= set(state) else ""))
     if largest is not None:
         lines.append(f"\nCPU seconds per process kind, {largest:,} networks (median):")
-        for program in ("ours", "plain"):
+        for program in ("ours", "tree", "plain"):
             for step in STEPS:
                 cpu = medians.get(program, {}).get(largest, {}).get(step, {}).get("cpu_seconds")
                 if cpu:
@@ -284,12 +325,13 @@ def report(result: dict[str, Any]) -> str:
 # --- running ---------------------------------------------------------------------------------
 
 def measured(action: Callable[[], Any]) -> dict[str, Any]:
-    """Wall seconds, peak tree RSS, CPU per process kind of one step, and the machine's load after it."""
+    """Wall seconds, peak tree RSS, CPU per process kind of one step, and the machine's load before it."""
+    load = os.getloadavg()[0]
     with PeakSampler() as sampler:
         start = time.perf_counter()
         action()
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_bytes": sampler.peak, "cpu": sampler.cpu, "load1": os.getloadavg()[0]}
+    return {"seconds": seconds, "peak_bytes": sampler.peak, "cpu": sampler.cpu, "load1": load}
 
 
 def run(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,), timeout: int = 3600) -> subprocess.CompletedProcess:
@@ -359,13 +401,14 @@ def ours_stack(stacks: Stacks, config: dict[str, str]) -> Stack:
     return stack
 
 
-def plain_stack(stacks: Stacks, base: Path, plan_file: Path) -> Stack:
+def plain_stack(stacks: Stacks, base: Path, plan_file: Path, tree: bool = False) -> Stack:
     project = base / "plain"
     shutil.copytree(PLAIN, project, ignore=shutil.ignore_patterns("__pycache__", "Pulumi.*.yaml"))
     (project / ".venv").symlink_to(ROOT / ".venv")
     compiled(project, "__main__.py")
     stack = stacks("bench", config_from=None, project_dir=project)
     stack.set_config("multus-cni-plain:plan", str(plan_file))
+    stack.set_config("multus-cni-plain:tree", tree)
     return stack
 
 
@@ -426,15 +469,18 @@ def run_once(program: str, size: int, workloads: int, env: dict[str, str], plan_
                 (base / "stacks").mkdir()
                 stacks = Stacks(cluster, base / "stacks")
                 stack = (ours_stack(stacks, stack_config(size, workloads)) if program == "ours"
-                         else plain_stack(stacks, base, plan_file))
+                         else plain_stack(stacks, base, plan_file, tree=program == "tree"))
                 steps = pulumi_steps(stack)
             figures_ = {}
             for step, action in steps.items():
                 figures_[step] = measured(action)
                 if step == "up":
                     check_deployed(cluster, objects)
+                    if program != "kubectl":  # untimed
+                        figures_[step]["state_bytes"] = len(stack.pulumi("stack", "export").stdout.encode())
                 print(f"  {program:7} {size:>5,} networks  {step:16} {figures_[step]['seconds']:8.2f} s "
-                      f"{figures_[step]['peak_bytes'] / 2**20:6.0f} MiB", file=sys.stderr, flush=True)
+                      f"{figures_[step]['peak_bytes'] / 2**20:6.0f} MiB  load before {figures_[step]['load1']:.2f}",
+                      file=sys.stderr, flush=True)
             return figures_
 
 
@@ -464,8 +510,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-checkpoints", action="store_true",
                         help="PULUMI_SKIP_CHECKPOINTS=1 for every program: the file backend writes the state once at "
                              "the end instead of after every step (an interrupted `up` then leaves no record of it)")
+    parser.add_argument("--allow-busy", action="store_true",
+                        help="start even when other clusters, engines or benches run (the figures are then not clean)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    competing = busy()
+    if competing and not args.allow_busy:
+        raise SystemExit("other processes would share this machine's CPU with the bench, and its figures would not "
+                         f"be clean: {', '.join(competing)}. Stop them (make cluster-down, or wait for them), or pass "
+                         "--allow-busy to measure anyway.")
+    if competing:
+        print(f"WARNING: measuring on a busy machine ({', '.join(competing)}): these figures are not clean",
+              file=sys.stderr, flush=True)
     programs = [p for p in PROGRAMS if p in args.programs.split(",")]
 
     env, reason = toolchain_env()
@@ -477,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(), "pulumi": versions,
             "sizes": sizes, "workloads": args.workloads, "repeat": args.repeat, "programs": programs,
             "command": "python bench/engine_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "unrunnable": {}}
+            "unrunnable": {}, "busy": competing}
     samples: Samples = {p: {s: {} for s in sizes} for p in programs}
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         base = Path(tmp)
@@ -502,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = figures(samples)
     print(f"{meta['date']}, {meta['machine']['cpus']} CPUs, {meta['machine']['memory_gib']} GiB, pulumi {versions}, "
-          f"{args.workloads} workloads, medians of {args.repeat} run(s), a fresh kwok cluster per program and size\n")
+          f"{args.workloads} workloads, medians of {args.repeat} run(s), one after the other, a fresh kwok cluster per "
+          f"program and size{'; BUSY machine: ' + ', '.join(competing) if competing else ''}\n")
     print(report(result))
     for program, sizes_ in meta["unrunnable"].items():
         for size, why in sizes_.items():

@@ -81,7 +81,30 @@ def test_table_has_a_row_per_size_and_step_and_says_what_is_not_measured():
                                               "plain": {1: {s: [1.0] for s in engine_bench.STEPS}}}))
     rows = engine_bench.table(result).splitlines()[2:]
     assert [r.split(" | ")[1] for r in rows] == list(engine_bench.STEPS)
-    assert rows[1] == "| 1 | up | 2.00 | 1.00 | n/a | 2.00x | n/a | 100 | 100 | n/a |"
+    assert rows[1] == "| 1 | up | 2.00 | n/a | 1.00 | n/a | 2.00x | n/a | n/a | 100 | n/a | 100 | n/a |"
+
+
+def test_report_gives_the_state_bytes_per_network_and_against_plain():
+    samples = samples_of({"ours": {100: {"up": [2.0, 2.0]}}, "plain": {100: {"up": [1.0]}}})
+    for run, size in zip(samples["ours"][100]["up"], (600_000, 400_000)):
+        run["state_bytes"] = size
+    samples["plain"][100]["up"][0]["state_bytes"] = 200_000
+    report = engine_bench.report(engine_bench.figures(samples))
+    assert "- state after up, 100 networks: bytes per network ours 5,000, plain 2,000 (ours / plain 2.50x)" in report
+
+
+def test_busy_names_the_processes_that_would_share_the_cpu_but_not_itself(tmp_path):
+    def process(pid: int, *argv: str) -> None:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes("\0".join(argv).encode() + b"\0")
+
+    process(10, "/tmp/x/clusters/live-1/bin/kube-apiserver", "--etcd-prefix=/registry")
+    process(11, "/usr/bin/python3", "/work/bench/engine_bench.py", "--sizes", "100")  # another bench
+    process(12, "/usr/bin/python3", "/work/bench/engine_bench.py")  # this one
+    process(13, "/usr/bin/vim", "engine_bench.py")  # only edits it
+    process(14, "/root/.cache/multus-cni/toolchain/bin/pulumi", "up")
+    (tmp_path / "self").mkdir()
+    assert engine_bench.busy(tmp_path, own=12) == ["10 kube-apiserver", "11 engine_bench.py", "14 pulumi"]
 
 
 def test_sampler_sums_a_process_tree_and_names_its_processes():
@@ -137,6 +160,18 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     assert waits["default/net-0001-nad"] == multus
     assert waits["default/probe-0001-pod"] == {"default/net-0001-nad"}  # which waits for Multus
 
+    # The tree floor: the same objects, each under a bare component of its component's type and name in ours.
+    tree = testing.run_file(BENCH / "plain" / "__main__.py", "multus-cni-plain", "bench",
+                            {"multus-cni-plain:plan": str(plan), "multus-cni-plain:tree": "true"})
+    assert objects(tree) == objects(ours)
+
+    def parents(run_: testing.Run) -> dict[str, tuple[str, str]]:
+        by_urn = {r.urn: (r.type, r.name) for r in run_.monitor.registrations}
+        return {r.name: by_urn[r.parent] for r in run_.monitor.registrations if r.custom and r.type.startswith("kubernetes:")}
+
+    assert parents(tree) == parents(ours)
+    assert len({p for p in parents(tree).values()}) == 1 + 3 + 4  # Multus, each network, each workload
+
 
 @pytest.mark.parametrize("api_version,kind,module", [
     ("v1", "Pod", "pulumi_kubernetes.core.v1"),
@@ -168,3 +203,22 @@ def test_a_config_too_large_for_the_environment_makes_the_program_unrunnable_not
     other = _FailingStack("error: something else")
     with pytest.raises(AssertionError, match="something else"):
         engine_bench.pulumi_steps(other)["up"]()
+
+
+def test_program_profile_sums_own_and_inclusive_samples_per_function():
+    import program_profile
+
+    stacks = program_profile.collapsed(
+        "<module> (__main__.py:1);build (components/network_attachment.py:30);__init__ (site-packages/pulumi/resource.py:9) 6\n"
+        "<module> (__main__.py:1);build (components/network_attachment.py:30) 3\n"
+        "<module> (__main__.py:1);validate (components/config/network.py:5) 1\n"
+        "not a line\n")
+    assert [count for _, count in stacks] == [6, 3, 1]
+    text = program_profile.summary(stacks, top=2)
+    assert text.splitlines()[0] == "10 samples"
+    own = text.split("own time, top 2:\n")[1].split("\n\n")[0].splitlines()
+    assert own == ["   60.0%  __init__ (site-packages/pulumi/resource.py:9)",
+                   "   30.0%  build (components/network_attachment.py:30)"]
+    ours = text.split("ours, inclusive, top 2:\n")[1].split("\n\n")[0].splitlines()
+    assert ours == ["  100.0%  <module> (__main__.py:1)", "   90.0%  build (components/network_attachment.py:30)"]
+    assert "   60.0%  __init__ (site-packages/pulumi/resource.py:9)" in text.split("the pulumi SDK, inclusive")[1]

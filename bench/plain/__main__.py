@@ -1,6 +1,11 @@
 """The engine bench's baseline: every Kubernetes object the multus-cni program registers for a
 config, created directly with its pulumi_kubernetes class: no components, no validation.
 
+With `multus-cni-plain:tree` true ("tree" in the bench), each object is the child of a bare
+`ComponentResource` of the type and name of its component in ours (one per NAD, per workload,
+the Multus install), each ending with `register_outputs({})`: the floor of a design with one
+component per network on the same engine, so that the design's cost and our code's are two figures.
+
 The objects come from `multus-cni-plain:plan`, a JSON file written by bench/engine_bench.py from a
 render of the same config (bench/render_bench.py `baseline_plan`): each manifest, its protection
 and the objects it waits for, so both programs ask the engine for the same objects in the same order.
@@ -28,17 +33,31 @@ def keyword(field: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()  # roleRef -> role_ref
 
 
-def create(item: dict, created: dict[str, pulumi.Resource]) -> pulumi.Resource:
+def create(item: dict, created: dict[str, pulumi.Resource], parent: pulumi.Resource | None = None) -> pulumi.Resource:
     manifest = dict(item["manifest"])
     api_version, kind = manifest.pop("apiVersion"), manifest.pop("kind")
-    opts = pulumi.ResourceOptions(protect=item["protect"], depends_on=[created[d] for d in item["dependsOn"]] or None)
+    opts = pulumi.ResourceOptions(protect=item["protect"], parent=parent,
+                                  depends_on=[created[d] for d in item["dependsOn"]] or None)
     cls = resource_class(api_version, kind)
     if cls is None:
         return CustomResource(item["name"], api_version=api_version, kind=kind, opts=opts, **manifest)
     return cls(item["name"], opts=opts, **{keyword(k): v for k, v in manifest.items()})
 
 
-if __name__ == "__main__":  # as the language host runs a program
+def main() -> None:
+    config = pulumi.Config()
+    tree = config.get_bool("tree") or False
     created: dict[str, pulumi.Resource] = {}
-    for item in json.loads(Path(pulumi.Config().require("plan")).read_text()):
-        created[item["name"]] = create(item, created)
+    components: dict[tuple[str, str], pulumi.ComponentResource] = {}
+    for item in json.loads(Path(config.require("plan")).read_text()):
+        parent = None
+        if tree and item.get("parent"):
+            key = tuple(item["parent"])
+            parent = components.get(key) or components.setdefault(key, pulumi.ComponentResource(*key))
+        created[item["name"]] = create(item, created, parent)
+    for component in components.values():
+        component.register_outputs({})
+
+
+if __name__ == "__main__":  # as the language host runs a program
+    main()
