@@ -42,7 +42,7 @@ test: venv  ## unit tests and the live suite (REQUIRE_LIVE=1: it must run; it is
 	else echo "No Go: the live suite will be skipped (its toolchain is built from Go modules)." >&2; fi
 	$(PY) -m pytest -q --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-up: venv  ## the real `pulumi up` of $(STACK): your cluster, else the local kwok cluster (YES=1: no prompt)
+up: venv  ## the real `pulumi up` of $(STACK): your cluster, else the local kwok cluster (YES=1: no prompt; BULK=1: the bulk path)
 	@STACK=$(STACK) PY=$(PY) bash scripts/up.sh
 
 render-dir: venv  ## `pulumi up` with the provider writing the manifests to $(RENDER_DIR)/ (stack $(STACK)-render)

@@ -123,13 +123,16 @@ def child_plan(networks: str, workloads: str, plan_file: str) -> None:
     Path(plan_file).write_text(json.dumps(baseline_plan(int(networks), int(workloads))))
 
 
-def baseline_plan(networks: int, workloads: int) -> list[dict[str, Any]]:
-    """Every Kubernetes object our program registers for this config, with the same protection and
-    the dependencies on the objects behind each component it waited for."""
+def baseline_plan(networks: int, workloads: int, config: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every Kubernetes object our program registers for this config (default: stack_config's),
+    with the same protection and replacement options (a Pod is replaced, deleted first, when its
+    networks change) and the dependencies on the objects behind each component it waited for."""
+    from google.protobuf import json_format
+
     from components import testing
     from multus_cni_cli import render
 
-    run_ = testing.run_file(PROGRAM, PROJECT, "bench", stack_config(networks, workloads))
+    run_ = testing.run_file(PROGRAM, PROJECT, "bench", config or stack_config(networks, workloads))
     regs = render.ordered(run_)
     components = {r.urn: [r.type, r.name] for r in regs if not r.custom}
     kube = [r for r in regs if r.custom and r.type.startswith("kubernetes:")]
@@ -140,8 +143,11 @@ def baseline_plan(networks: int, workloads: int) -> list[dict[str, Any]]:
     for r in kube:
         deps = [n for d in r.dependencies for n in ([d.rsplit("::", 1)[-1]] if d not in owned and any(k.urn == d for k in kube) else owned.get(d, []))]
         manifest = {k: r.inputs[k] for k in r.inputs if k != "status"}
+        trigger = (json_format.MessageToDict(r.request.replacement_trigger)
+                   if r.request.HasField("replacement_trigger") else None)
         plan.append({"name": r.name, "manifest": manifest, "protect": r.protect, "dependsOn": sorted(set(deps)),
-                     "parent": components.get(r.parent)})
+                     "parent": components.get(r.parent), "deleteBeforeReplace": r.request.deleteBeforeReplace,
+                     "replacementTrigger": trigger})
     return plan
 
 

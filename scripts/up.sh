@@ -3,6 +3,7 @@
 # stack's kubernetes:kubeconfig) it deploys there; without one it starts the local kwok control
 # plane (`make cluster`) and deploys to it. Interactive unless YES=1.
 # `make render-dir` (RENDER_DIR set): the provider writes the manifests to a folder instead.
+# BULK=1: the state is backed up, then written only when the update ends (faster; see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK=${STACK:-dev}
@@ -105,7 +106,14 @@ if [ -z "$kubeconfig_of_stack" ] && [ ! -s "${default_kubeconfig%%:*}" ]; then
   fi
 fi
 
-if ! pulumi up --stack "$STACK" "${yes[@]}"; then
+# BULK=1: the bulk path of a big stack's first rollout (multus_cni_cli/bulk.py): the state backed up
+# first, then an update that writes the state once, at its end (docs/operations.md "The bulk path").
+engine=(pulumi)
+if [ "${BULK:-0}" = 1 ]; then
+  "$PY" -m multus_cni_cli.bulk --stack "$STACK" || exit 1
+  engine=(env PULUMI_SKIP_CHECKPOINTS=true pulumi)
+fi
+if ! "${engine[@]}" up --stack "$STACK" "${yes[@]}"; then
   # The local cluster outlives the state (.pulumi-state deleted, another checkout): its objects are
   # then refused as someone else's (docs/operations.md "One cluster, one owner").
   [ "$local_cluster" = 1 ] && echo "If an object 'already exists': the local cluster holds what another stack or an earlier state deployed there; 'make cluster-down', then '$again', starts it empty." >&2

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
 
 from components import testing
+from components.annotations import NETWORKS
 from conftest import PROGRAM, ROOT
 
 BENCH = ROOT / "bench"
@@ -52,9 +54,27 @@ def test_growth_and_verdicts_at_the_largest_size():
     result = engine_bench.figures(samples)
     assert result["growth"]["ours"] == {"up": 12.0, "preview-nochange": 7.5}
     verdicts = {v["target"]: (v["value"], v["met"]) for v in engine_bench.verdicts(result)}
-    assert verdicts["1,000 networks: up at most 1.50x plain"] == (1.2, True)
+    assert verdicts["1,000 networks: up at most 2.00x plain"] == (1.2, True)
     assert verdicts["1,000 networks: preview-nochange at most 1.25x plain"] == (1.5, False)
     assert verdicts["ours, up: 1,000 vs 100 networks at most 10.5x"] == (12.0, False)
+    assert "1,000 networks: change at most 1.50x plain" not in verdicts  # not measured: no verdict
+    bulk = {v["target"]: v["met"] for v in engine_bench.verdicts(result, bulk=True)}
+    assert bulk["1,000 networks: up at most 1.30x plain"] is True  # the bulk path's own target
+
+
+def test_the_day2_change_is_the_first_networks_nad_and_the_pods_on_it():
+    config = stack_config(3, 7)
+    changed = engine_bench.day2(config)
+    before, after = json.loads(config[engine_bench.NETWORKS_KEY]), json.loads(changed[engine_bench.NETWORKS_KEY])
+    assert after[0]["config"]["mode"] == "private" and after[1:] == before[1:]
+    nad = lambda name: {"kind": "NetworkAttachmentDefinition", "metadata": {"name": name}, "spec": {"config": name}}
+    pod = lambda name, nets: {"kind": "Pod", "metadata": {"name": name, "annotations": {NETWORKS: nets}}}
+    objects = [nad("net-0000"), nad("net-0001"), pod("probe-0000", "net-0000"), pod("probe-0001", "net-0001"),
+               pod("probe-0002", '[{"name": "net-0001"}, {"name": "net-0000", "namespace": "default"}]')]
+    new = [{**objects[0], "spec": {"config": "other"}}, *objects[1:]]
+    differ, pods = engine_bench.changed_objects(objects, new)
+    assert differ == [new[0]]
+    assert [p["metadata"]["name"] for p in pods] == ["probe-0000", "probe-0002"]
 
 
 def test_cpu_medians_per_process_kind():
@@ -138,6 +158,11 @@ def test_labels_say_which_script_a_python_runs(tmp_path):
     assert engine_bench.label(child.pid) == "?"  # gone
 
 
+def replacement_trigger(registration: testing.Registration):
+    request = registration.request
+    return json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
+
+
 def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     """bench/plain against ours for 3 networks and 4 workloads: same types, names, inputs,
     protection; each NAD waits for every Multus object, each Pod for its NAD."""
@@ -148,8 +173,8 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     plain = testing.run_file(BENCH / "plain" / "__main__.py", "multus-cni-plain", "bench", {"multus-cni-plain:plan": str(plan)})
 
     def objects(run_: testing.Run) -> dict[tuple[str, str], tuple]:
-        return {(r.type, r.name): (r.inputs, r.protect) for r in run_.monitor.registrations
-                if r.custom and r.type.startswith("kubernetes:")}
+        return {(r.type, r.name): (r.inputs, r.protect, r.request.deleteBeforeReplace, replacement_trigger(r))
+                for r in run_.monitor.registrations if r.custom and r.type.startswith("kubernetes:")}
 
     assert objects(plain) == objects(ours)
     assert not [r for r in plain.monitor.registrations if not r.custom and r.type != "pulumi:pulumi:Stack"]
@@ -159,6 +184,8 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     assert len(multus) == 6
     assert waits["default/net-0001-nad"] == multus
     assert waits["default/probe-0001-pod"] == {"default/net-0001-nad"}  # which waits for Multus
+    pod = next(r for r in plain.monitor.registrations if r.name == "default/probe-0001-pod")
+    assert pod.request.deleteBeforeReplace and replacement_trigger(pod)  # replaced as ours is
 
     # The tree floor: the same objects, each under a bare component of its component's type and name in ours.
     tree = testing.run_file(BENCH / "plain" / "__main__.py", "multus-cni-plain", "bench",

@@ -7,8 +7,9 @@ the Multus install), each ending with `register_outputs({})`: the floor of a des
 component per network on the same engine, so that the design's cost and our code's are two figures.
 
 The objects come from `multus-cni-plain:plan`, a JSON file written by bench/engine_bench.py from a
-render of the same config (bench/render_bench.py `baseline_plan`): each manifest, its protection
-and the objects it waits for, so both programs ask the engine for the same objects in the same order.
+render of the same config (bench/render_bench.py `baseline_plan`): each manifest, its protection,
+its replacement options and the objects it waits for, so both programs ask the engine for the same
+objects in the same order, and replace the same ones when a network's config changes.
 """
 
 import importlib
@@ -37,7 +38,9 @@ def create(item: dict, created: dict[str, pulumi.Resource], parent: pulumi.Resou
     manifest = dict(item["manifest"])
     api_version, kind = manifest.pop("apiVersion"), manifest.pop("kind")
     opts = pulumi.ResourceOptions(protect=item["protect"], parent=parent,
-                                  depends_on=[created[d] for d in item["dependsOn"]] or None)
+                                  depends_on=[created[d] for d in item["dependsOn"]] or None,
+                                  delete_before_replace=item.get("deleteBeforeReplace") or None,
+                                  replacement_trigger=item.get("replacementTrigger"))
     cls = resource_class(api_version, kind)
     if cls is None:
         return CustomResource(item["name"], api_version=api_version, kind=kind, opts=opts, **manifest)

@@ -40,6 +40,11 @@ def add_arguments(fleet: argparse.ArgumentParser) -> None:
                        help="write each stack's engine output, with its diff, to DIR/<stack>.log")
     fleet.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="stacks at a time (default 4)")
     fleet.add_argument("--yes", action="store_true", help="up: apply without asking")
+    fleet.add_argument("--bulk", action="store_true",
+                       help="up: the bulk path of a first rollout: each stack's state backed up, then written only "
+                            "when its update ends (docs/operations.md \"The bulk path\")")
+    fleet.add_argument("--backup-dir", type=Path, default=None, metavar="DIR",
+                       help="--bulk: where each stack's backup goes (default: <project>/.pulumi-backups)")
     fleet.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the table as JSON")
     fleet.add_argument("--pool-threshold", type=fraction, default=None, metavar="FRACTION",
                        help="audit: report a whereabouts pool this full or fuller (default: 0.9)")
@@ -85,10 +90,17 @@ def _command(args: argparse.Namespace) -> int:
         print(f"fleet: {len(args.policy_pack_config)} --policy-pack-config for {len(args.policy_pack)} --policy-pack:"
               " give one config per pack, in the same order, or none", file=sys.stderr)
         return USAGE_ERROR
+    if (args.bulk or args.backup_dir) and args.action != "up":
+        print(f"fleet {args.action}: --bulk and --backup-dir are for `fleet up` only", file=sys.stderr)
+        return USAGE_ERROR
     # The CLI takes PULUMI_SKIP_CONFIRMATIONS (set in many CI environments) as --yes, which it refuses
     # beside the --preview-only of a drift check; a drift check asks nothing anyway.
-    quiet = {"PULUMI_SKIP_CONFIRMATIONS": "false"} if args.action == "drift" else None
-    workspace = auto.LocalWorkspace(work_dir=str(args.project_dir), env_vars=quiet)
+    env = {"PULUMI_SKIP_CONFIRMATIONS": "false"} if args.action == "drift" else {}
+    if args.bulk:  # a preview writes no state: only the updates change
+        from ..bulk import ENV
+
+        env.update(ENV)
+    workspace = auto.LocalWorkspace(work_dir=str(args.project_dir), env_vars=env or None)
     known = sorted(summary.name for summary in workspace.list_stacks())
     if args.stack_files:
         names = [_backend_name(name, known) for name in shard.stack_files(args.project_dir)]
@@ -126,6 +138,11 @@ def _run(args: argparse.Namespace, workspace, names: list[str], action: str) -> 
         rows = run_all([_stack_run(args, workspace, name, action, lines, interrupt) for name in names],
                        args.parallel, interrupt)
     sys.stdout.write(table(rows, action))
+    if action == "up" and args.bulk:
+        from ..bulk import DOCS
+
+        print(f"Bulk path ({DOCS}): each stack's state before its update is in "
+              f"{_backups(args)}/<stack>-<UTC time>.json (pulumi stack import --stack NAME --file FILE puts one back).")
     code = 130 if interrupt.requested.is_set() else exit_code(rows)
     if args.summary_json:
         try:
@@ -146,8 +163,15 @@ def _stack_run(args: argparse.Namespace, workspace, name: str, action: str, line
         return AuditRun(name, workspace, interrupt.requested, threshold)
     from .stack_run import EngineOptions, StackRun
 
-    options = EngineOptions(tuple(args.policy_pack), tuple(args.policy_pack_config), args.log_dir)
+    options = EngineOptions(tuple(args.policy_pack), tuple(args.policy_pack_config), args.log_dir,
+                            _backups(args) if args.bulk else None)
     return StackRun(name, action, workspace, lines.show, interrupt.requested, options=options)
+
+
+def _backups(args: argparse.Namespace) -> Path:
+    from ..bulk import DEFAULT_DIR
+
+    return args.backup_dir or args.project_dir / DEFAULT_DIR
 
 
 def _backend_name(stack: str, known: list[str]) -> str:

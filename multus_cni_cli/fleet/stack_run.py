@@ -28,12 +28,14 @@ Show = Callable[[str, Progress, bool], None]
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """What every stack's preview and up get: policy packs (with one config each, or none) and a
-    directory for each stack's engine output, shown with --diff (`log_name`)."""
+    """What every stack's preview and up get: policy packs (with one config each, or none), a
+    directory for each stack's engine output, shown with --diff (`log_name`), and (--bulk) one
+    for the backup of each stack's state taken before its update."""
 
     policy_packs: tuple[str, ...] = ()
     policy_pack_configs: tuple[str, ...] = ()
     log_dir: Path | None = None
+    backup_dir: Path | None = None
 
 
 def log_name(stack: str) -> str:
@@ -106,12 +108,33 @@ class StackRun:
                 return failed or self._row("succeeded")
             if self.stop.is_set():
                 return self._row("cancelled", "cancelled after its preview; nothing applied")
+            if self.options.backup_dir is not None:
+                failed = self._backup(stack)
+                if failed:
+                    return failed
             return self._engine("up", stack.up) or self._row("succeeded")
         except auto.StackNotFoundError:
             return self._row("failed", f"no stack {self.name!r} in this project's backend"
                                        f" (create it: pulumi stack init {self.name})")
         except auto.CommandError as exc:  # selecting the stack failed (a backend or passphrase problem)
             return self._row("failed", last_line(exc))
+
+    def _backup(self, stack: auto.Stack) -> Row | None:
+        """The bulk path's backup of the state, before an update that writes it only at its end."""
+        from ..bulk import announce, write_backup
+
+        try:
+            exported = stack.export_stack()
+            assert self.options.backup_dir is not None
+            path = write_backup({"version": exported.version, "deployment": exported.deployment},
+                                self.options.backup_dir, self.name)
+        except auto.CommandError as exc:
+            return self._row("failed", f"not applied: its state could not be exported for the backup: {last_line(exc)}")
+        except OSError as exc:
+            return self._row("failed", f"not applied: the backup could not be written to {self.options.backup_dir}: "
+                                       f"{exc.strerror or exc}")
+        self.output.append(announce(path, self.name))
+        return None
 
     def _engine(self, phase: str, operation) -> Row | None:
         """Run one engine operation with its events folded; a Row when it did not go cleanly."""

@@ -8,11 +8,13 @@ toolchain the suite skips, saying why; with REQUIRE_LIVE=1 that is a failure ins
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -223,13 +225,30 @@ class Stack:
         self.pulumi("destroy", "--yes", "--skip-preview", check=False)
 
 
+_scratch: list[Path] = []
+
+
+def scratch() -> Path:
+    """This process's TMPDIR for the engines it starts, removed when it exits: pulumi-kubernetes
+    v4.25 writes the cluster's kubeconfig to a new $TMPDIR/kubeconfigNNN at each provider start
+    and never removes it (provider/pkg/provider/util.go `writeKubeconfigToFile`). Short, beside
+    /tmp's other entries; not the cluster's TMPDIR, under which cluster/kwok.sh keeps the lock all
+    workers share."""
+    if not _scratch:
+        path = Path(tempfile.mkdtemp(prefix="multus-cni-live-"))
+        atexit.register(shutil.rmtree, path, True)
+        _scratch.append(path)
+    return _scratch[0]
+
+
 class Stacks:
     """Stacks of one fresh project copy on one file backend; `close` decommissions them all."""
 
     def __init__(self, cluster: Cluster, base: Path):
         state = base / "state"
         state.mkdir()
-        self.env = {**cluster.env, "KUBECONFIG": str(cluster.kubeconfig), "PULUMI_BACKEND_URL": f"file://{state}"}
+        self.env = {**cluster.env, "KUBECONFIG": str(cluster.kubeconfig), "PULUMI_BACKEND_URL": f"file://{state}",
+                    "TMPDIR": str(scratch())}
         self.workdir = copy_project(base / "project")
         self.made: list[Stack] = []
 

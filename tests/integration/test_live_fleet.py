@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from multus_cni_cli.recovery import read_checkpoint
+
 from .conftest import ROOT, Stacks, own_cluster
 
 BAD_NAME = "multus-cni:networks[0].name: 'Bad_Name' is not a valid Kubernetes name"
@@ -100,11 +102,21 @@ def test_preview_all_previews_a_and_b_and_fails_c_with_its_config_message(fleet)
 
 
 def test_up_all_deploys_a_and_b_each_to_its_cluster_and_c_fails(fleet, cluster, second_cluster):
-    done, rows = fleet.run("up", "--all", "--yes")
+    """The first rollout, on the bulk path: each state backed up first, then written once, at the end."""
+    backups = fleet.workdir.parent / "backups"
+    done, rows = fleet.run("up", "--all", "--yes", "--bulk", "--backup-dir", str(backups))
     assert done.returncode == 1, done.stderr
     assert {name: rows[name]["status"] for name in rows} == {"a": "succeeded", "b": "succeeded", "c": "failed"}
     assert rows["a"]["changes"] == rows["b"]["changes"] == {**NO_CHANGES, "create": 12}
     assert rows["c"]["error"].startswith(BAD_NAME)
+    assert f"each stack's state before its update is in {backups}/<stack>-<UTC time>.json" in done.stdout
+    assert sorted(p.name.split("-")[0] for p in backups.iterdir()) == ["a", "b"]  # c failed before its preview
+    for name in "ab":
+        # The file backend copies the checkpoint to <stack>.json.bak before each write: after one
+        # write only, that copy is the state from before the update.
+        before = read_checkpoint(fleet.state / ".pulumi" / "stacks" / "multus-cni" / f"{name}.json.bak")
+        assert before is not None and not before.get("resources"), name
+        assert len(fleet.state_of(name)["resources"]) > 12
     for where in (cluster, second_cluster):
         where.get("daemonset", "-n", "kube-system", "kube-multus-ds")
         assert [n["metadata"]["name"] for n in where.get("network-attachment-definitions", "-A")["items"]] == ["macvlan-conf"]
