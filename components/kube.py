@@ -1,8 +1,12 @@
-"""Typed pulumi_kubernetes resources from plain manifests.
+"""Kubernetes objects from plain manifests, registered as pulumi_kubernetes' own classes register them.
 
-Manifests stay plain camelCase dicts (easy to compare with upstream YAML and to validate);
-this maps each kind to its typed class so the provider knows the schema. Only the kinds
-this project creates are listed: anything else is a CustomResource.
+Manifests stay plain camelCase dicts (easy to compare with upstream YAML and to validate). Each is
+registered under its kind's type token (`kubernetes:core/v1:Pod`, `kubernetes:apps/v1:DaemonSet`,
+a custom resource's `kubernetes:<apiVersion>:<kind>`), with the provider version, aliases and secret
+outputs that class gives it, so the engine and the provider get the same request
+(tests/components/test_kube.py compares them). Not the generated classes themselves: importing
+their modules took 0.35 s of every program run's 1.2 s of CPU (`python -X importtime`), and their
+typed outputs are not read here. Outputs are plain dicts: `obj.metadata.apply(lambda m: m["name"])`.
 """
 
 from __future__ import annotations
@@ -10,52 +14,78 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
-from pulumi_kubernetes.apiextensions import CustomResource
-from pulumi_kubernetes.apiextensions.v1 import CustomResourceDefinition
-from pulumi_kubernetes.apps.v1 import DaemonSet, Deployment
-from pulumi_kubernetes.core.v1 import ConfigMap, Pod, Secret, ServiceAccount
-from pulumi_kubernetes.rbac.v1 import ClusterRole, ClusterRoleBinding
+from pulumi_kubernetes import _utilities
 
 if TYPE_CHECKING:
     from .ownership import Owner
 
-_TYPED = {
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): CustomResourceDefinition,
-    ("apps/v1", "DaemonSet"): DaemonSet,
-    ("apps/v1", "Deployment"): Deployment,
-    ("v1", "ConfigMap"): ConfigMap,
-    ("v1", "Pod"): Pod,
-    ("v1", "Secret"): Secret,
-    ("v1", "ServiceAccount"): ServiceAccount,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ClusterRoleBinding,
+# What pulumi-kubernetes v4.25's generated Python class of a kind adds to its registration
+# (sdk/python/pulumi_kubernetes/<group>/<version>/<Kind>.py, `_internal_init`): the types of its
+# aliases, and outputs that are always secret (and whose inputs it wraps as secrets).
+_ALIASES = {
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": ("kubernetes:apiextensions.k8s.io/v1beta1:CustomResourceDefinition",),
+    "kubernetes:apps/v1:DaemonSet": ("kubernetes:apps/v1beta2:DaemonSet", "kubernetes:extensions/v1beta1:DaemonSet"),
+    "kubernetes:apps/v1:Deployment": ("kubernetes:apps/v1beta1:Deployment", "kubernetes:apps/v1beta2:Deployment",
+                                      "kubernetes:extensions/v1beta1:Deployment"),
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": ("kubernetes:rbac.authorization.k8s.io/v1alpha1:ClusterRole",
+                                                            "kubernetes:rbac.authorization.k8s.io/v1beta1:ClusterRole"),
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": (
+        "kubernetes:rbac.authorization.k8s.io/v1alpha1:ClusterRoleBinding",
+        "kubernetes:rbac.authorization.k8s.io/v1beta1:ClusterRoleBinding"),
 }
+_SECRETS = {"kubernetes:core/v1:Secret": ("data", "stringData")}
 
-# Top-level manifest fields whose Python keyword differs from the JSON name.
-_KEYWORDS = {"roleRef": "role_ref", "stringData": "string_data"}
+
+def type_token(api_version: str, kind: str) -> str:
+    """`kubernetes:<group>/<version>:<kind>`, the core group as `core`."""
+    return f"kubernetes:{api_version if '/' in api_version else 'core/' + api_version}:{kind}"
+
+
+class KubernetesObject(pulumi.CustomResource):
+    """One Kubernetes object; its attributes are the manifest's top-level fields, as Outputs of the
+    provider's plain values."""
+
+    metadata: pulumi.Output[dict]
+
+    def __init__(self, name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None):
+        token = type_token(manifest["apiVersion"], manifest["kind"])
+        secrets = _SECRETS.get(token, ())
+        # Outputs only of the manifest's fields: no `status`, which the classes declare and nothing here reads.
+        props = {k: pulumi.Output.secret(v) if k in secrets else v for k, v in manifest.items()}
+        # In the generated classes' order: their defaults (the provider version) under the caller's
+        # options, then their aliases and secret outputs added.
+        opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(type_=alias) for alias in _ALIASES.get(token, ())] or None,
+            additional_secret_outputs=list(secrets) or None))
+        super().__init__(token, name, props, opts)
 
 
 def create(name: str, manifest: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None,
-           adopt: bool = False, owner: Optional["Owner"] = None, adopt_key: Optional[str] = None) -> pulumi.CustomResource:
-    """The typed resource of a manifest, owned by this stack (see `owned`); `adopt` imports the
-    object the cluster already has; `owner` binds the ownership hooks (`adopt_key`: the config key
-    its refusal names)."""
+           adopt: bool = False, owner: Optional["Owner"] = None, adopt_key: Optional[str] = None) -> KubernetesObject:
+    """The object of a manifest, owned by this stack (see `owned`); `adopt` imports the object the
+    cluster already has; `owner` binds the ownership hooks (`adopt_key`: the config key its refusal
+    names)."""
     manifest = owned(manifest)
     if adopt:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(import_=object_id(manifest)))
     if owner is not None:
         shared = bool(opts and opts.retain_on_delete)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(hooks=owner.binding(shared)))
-    api_version, kind = manifest["apiVersion"], manifest["kind"]
-    fields = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    cls = _TYPED.get((api_version, kind))
-    if cls is None:
-        resource = CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
-    else:
-        resource = cls(name, opts=opts, **{_KEYWORDS.get(k, k): v for k, v in fields.items()})
+    resource = KubernetesObject(name, manifest, opts)
     if owner is not None:
         owner.track(name, resource, adopt_key)
     return resource
+
+
+def field(resource: pulumi.CustomResource, *path: str) -> pulumi.Output[Any]:
+    """A field of an object's outputs, `field(daemonset, "metadata", "namespace")`."""
+    def get(value: Any) -> Any:
+        for key in path[1:]:
+            value = value[key]
+        return value
+
+    return getattr(resource, path[0]).apply(get)
 
 
 def object_id(manifest: dict[str, Any]) -> str:

@@ -56,6 +56,6 @@ class NetworkAttachment(pulumi.ComponentResource):
             adopt=network.adopt, owner=getattr(multus, "owner", None),
             adopt_key=f"{label}.adopt" if config_path else None,
         )
-        self.nad_name = self.nad.metadata.apply(lambda m: m["name"])
-        self.nad_namespace = self.nad.metadata.apply(lambda m: m["namespace"])
+        self.nad_name = kube.field(self.nad, "metadata", "name")
+        self.nad_namespace = kube.field(self.nad, "metadata", "namespace")
         self.register_outputs({"name": self.nad_name, "namespace": self.nad_namespace, "config": network.config_json})

@@ -1,7 +1,7 @@
 """A test kit for Pulumi programs that use these components: Pulumi's own unit-test mocks, with a
 monitor that records every registration.
 
-The real SDK and the real pulumi_kubernetes classes build every resource; only the engine's answers
+The real SDK builds every resource (as components.kube registers it); only the engine's answers
 come from `pulumi.runtime.Mocks`, which echo the inputs back (no cluster, so no live status). Each
 `run` installs fresh mocks and a fresh root stack, so tests stay independent:
 

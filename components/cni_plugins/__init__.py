@@ -39,6 +39,6 @@ class CniPlugins(pulumi.ComponentResource):
         owner = ownership.Owner(name, cluster)
         self.children = kube.create_children(self, name, manifests.objects(cfg), owner=owner)
         daemonset = self.children["daemonset"]
-        self.namespace = daemonset.metadata.namespace
-        self.daemonset_name = daemonset.metadata.name
+        self.namespace = kube.field(daemonset, "metadata", "namespace")
+        self.daemonset_name = kube.field(daemonset, "metadata", "name")
         self.register_outputs({"namespace": self.namespace, "daemonsetName": self.daemonset_name, "plugins": list(cfg.plugins)})

@@ -59,9 +59,9 @@ class Multus(pulumi.ComponentResource):
             self.crd_name = pulumi.Output.from_input(NAD_CRD_NAME)
         else:
             children = self._create(name, manifests.objects(cfg))
-            self.namespace = children["daemonset"].metadata.namespace
-            self.daemonset_name = children["daemonset"].metadata.name
-            self.crd_name = children["crd"].metadata.name
+            self.namespace = kube.field(children["daemonset"], "metadata", "namespace")
+            self.daemonset_name = kube.field(children["daemonset"], "metadata", "name")
+            self.crd_name = kube.field(children["crd"], "metadata", "name")
         self.children = children
 
         self.register_outputs({

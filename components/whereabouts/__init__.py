@@ -42,9 +42,9 @@ class Whereabouts(pulumi.ComponentResource):
         crds = {role: objects.pop(role) for role in manifests.CRD_ROLES}
         rest = kube.create_children(self, name, objects, owner=owner)
         self.children = {**kube.create_children(self, name, crds, owner=owner, retain_on_delete=True), **rest}
-        self.namespace = rest["daemonset"].metadata.namespace
-        self.daemonset_name = rest["daemonset"].metadata.name
-        self.service_account_name = rest["service-account"].metadata.name
+        self.namespace = kube.field(rest["daemonset"], "metadata", "namespace")
+        self.daemonset_name = kube.field(rest["daemonset"], "metadata", "name")
+        self.service_account_name = kube.field(rest["service-account"], "metadata", "name")
         self.register_outputs({
             "namespace": self.namespace,
             "daemonsetName": self.daemonset_name,

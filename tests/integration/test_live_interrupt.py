@@ -24,7 +24,7 @@ pytestmark = pytest.mark.live
 
 # Enough networks that the `up` is still registering when the signal comes.
 NETWORKS = [{"name": f"int-{i}", "config": {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0",
-                                            "ipam": {"type": "host-local", "subnet": f"10.90.{i}.0/24"}}} for i in range(60)]
+                                            "ipam": {"type": "host-local", "subnet": f"10.90.{i}.0/24"}}} for i in range(30)]
 
 
 def start_up(stack: Stack, log: Path) -> subprocess.Popen:
@@ -145,7 +145,7 @@ def bulk_up_killed_and_rerun(stacks: Stacks, log: Path) -> None:
         script = subprocess.Popen(["bash", "scripts/up.sh"], cwd=stack.workdir, stdout=out, stderr=subprocess.STDOUT,
                                   env={**stack.env, "STACK": "bulk", "YES": "1", "BULK": "1"}, start_new_session=True)
     deadline = time.monotonic() + 300
-    while len(re.findall(r"NetworkAttachmentDefinition \S+ created", log.read_text())) < 10:  # a sixth of them
+    while len(re.findall(r"NetworkAttachmentDefinition \S+ created", log.read_text())) < 10:  # a third of them
         assert time.monotonic() < deadline and script.poll() is None, log.read_text()
         time.sleep(0.05)
     cli = next(pid for pid, cmd in children(script.pid).items() if cmd.startswith("pulumi up"))
