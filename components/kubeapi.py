@@ -14,6 +14,10 @@ from components.annotations import NAD_API_VERSION, NAD_KIND
 
 # Kinds whose plural is not lowercase + "s".
 _PLURALS = {NAD_KIND: "network-attachment-definitions"}
+# Only the objects' metadata, for any kind, CRDs' too (Kubernetes API concepts, "Receiving resources
+# as Table / PartialObjectMetadata": `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+PAGE = 500  # objects per LIST response (`limit`, then `continue`), as kubectl's default chunk size
 
 
 class ClusterError(Exception):
@@ -52,9 +56,10 @@ class Cluster:
         self.client.configuration.retries = 0
         self.host = self.client.configuration.host
 
-    def request(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None) -> Optional[dict]:
+    def request(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None,
+                accept: str = "application/json") -> Optional[dict]:
         """The response's JSON; None for 404 (also a kind that is not served, e.g. once the CRD is gone)."""
-        status, document = self.call(method, url, what, body, query)
+        status, document = self.call(method, url, what, body, query, accept=accept)
         if status == 404:
             return None
         if status >= 400:
@@ -62,12 +67,12 @@ class Cluster:
         return document
 
     def call(self, method: str, url: str, what: str, body: Any = None, query: Optional[list] = None,
-             content_type: str = "application/json") -> tuple[int, Any]:
+             content_type: str = "application/json", accept: str = "application/json") -> tuple[int, Any]:
         """(HTTP status, the response's JSON, or its text when it is not JSON), whatever the status."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             params = self.client.param_serialize(method, url, query_params=query, header_params=headers, body=body,
                                                  auth_settings=["BearerToken"])
@@ -86,10 +91,21 @@ class Cluster:
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
         return self.request("GET", path(api_version, kind, namespace, name), f"get {kind} {name}")
 
-    def list(self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> list[dict]:
-        query = [("labelSelector", label_selector)] if label_selector else None
-        found = self.request("GET", path(api_version, kind, namespace), f"list {kind}", query=query)
-        return (found or {}).get("items") or []
+    def list(self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None,
+             metadata_only: bool = False) -> list[dict]:
+        """Every object, page by page; none for a kind that is not served. `metadata_only`: each
+        item is its `metadata` alone (a PartialObjectMetadata), a fraction of the bytes."""
+        items: list[dict] = []
+        selector = [("labelSelector", label_selector)] if label_selector else []
+        token = ""
+        while True:
+            query = [*selector, ("limit", str(PAGE)), *([("continue", token)] if token else [])]
+            found = self.request("GET", path(api_version, kind, namespace), f"list {kind}", query=query,
+                                 accept=METADATA_ONLY if metadata_only else "application/json") or {}
+            items += found.get("items") or []
+            token = (found.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
 
     def create(self, manifest: dict) -> None:
         meta = manifest["metadata"]

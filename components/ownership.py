@@ -7,7 +7,8 @@ on the conflict. Two hooks, run in previews too, make that visible and safe:
 
 - before an update, the fields of the refreshed object that another field manager owns and this
   stack sets: the drift the update takes back, one warning per object;
-- before a create, the object as the cluster has it: the provider's server-side apply would take an
+- before a create, the object as the cluster has it (one metadata LIST per kind and namespace per
+  run, `ClusterAccess.existing`): the provider's server-side apply would take an
   existing object over without a word (pulumi-kubernetes v4.25 `await.Creation`: "we always send a
   PATCH request during creates"), so a create of an object someone else manages is refused, naming
   that owner, unless it is adopted (`adopt: true`, which imports instead of creating).
@@ -31,7 +32,8 @@ class ClusterAccess:
     """How the ownership check reaches the cluster the objects go to: the provider's settings.
 
     `kubeconfig`: a path or a kubeconfig's text, as the provider's own setting (an Output too, such
-    as a StackReference's secret: read once it is known, never logged); None: KUBECONFIG, ~/.kube/config."""
+    as a StackReference's secret: read once it is known, never logged); None: KUBECONFIG, ~/.kube/config.
+    One per cluster and program run: every component's check shares its connection and its reads."""
 
     def __init__(self, kubeconfig: "pulumi.Input[str] | None" = None, context: Optional[str] = None):
         self.context = context
@@ -39,6 +41,9 @@ class ClusterAccess:
         self.kubeconfig: Optional[str] = kubeconfig if self._known else None  # type: ignore[assignment]
         if not self._known:
             kubeconfig.apply(self._resolved)  # type: ignore[union-attr]
+        self._client: Optional[Cluster] = None
+        self._listed: dict[tuple[str, str, Optional[str]], Optional[dict[str, dict]]] = {}
+        self._lock = threading.Lock()
 
     def _resolved(self, value: Optional[str]) -> None:
         self.kubeconfig, self._known = value, True
@@ -56,6 +61,34 @@ class ClusterAccess:
         if not self._known:
             raise ClusterError("the provider's kubeconfig is not known yet")
         return of_provider_setting(self.kubeconfig, self.context)
+
+    def client(self) -> Cluster:
+        with self._lock:
+            if self._client is None:
+                self._client = self.connect()
+            return self._client
+
+    def existing(self, api_version: str, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
+        """The object's metadata as the cluster had it when this run first asked for its kind and
+        namespace, None when it had none: one metadata-only LIST per kind and namespace instead of a
+        GET per object (at 500 networks, 500 reads become one). Where listing is not allowed, a GET."""
+        client, key = self.client(), (api_version, kind, namespace)
+        with self._lock:
+            if key not in self._listed:
+                try:
+                    items = client.list(api_version, kind, namespace, metadata_only=True)
+                    self._listed[key] = {item["metadata"]["name"]: item for item in items}
+                except ClusterError as exc:
+                    pulumi.log.debug(f"cannot list {kind}, reading each object instead: {exc}")
+                    self._listed[key] = None
+            listed = self._listed[key]
+        if listed is None:
+            return client.get(api_version, kind, name, namespace)
+        return listed.get(name)
+
+    def current(self, api_version: str, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
+        """The object as the cluster has it now (a run may have deleted it since the LIST: a replace)."""
+        return self.client().get(api_version, kind, name, namespace)
 
 
 def described(manager: str) -> str:
@@ -117,8 +150,6 @@ class Owner:
         cannot know, or a provider that renders to a folder) checks nothing before creates."""
         self.stack = kube.stack_id()
         self.cluster = cluster
-        self._client: Optional[Cluster] = None
-        self._lock = threading.Lock()
         self.resources: dict[str, tuple[pulumi.Resource, Optional[str]]] = {}
         options = pulumi.ResourceHookOptions(on_dry_run=True)
         self.drift_hook = pulumi.ResourceHook(f"{name}-drift", self._before_update, options)
@@ -145,12 +176,15 @@ class Owner:
     def _before_create(self, args: pulumi.ResourceHookArgs) -> None:
         inputs = args.new_inputs or {}
         metadata = inputs.get("metadata") or {}
+        assert self.cluster is not None
         try:
-            live = self._cluster().get(inputs["apiVersion"], inputs["kind"], metadata["name"], metadata.get("namespace"))
+            what = (inputs["apiVersion"], inputs["kind"], metadata["name"], metadata.get("namespace"))
+            owner = self._owner(self.cluster.existing(*what))
+            if owner is not None:  # refused only on what the cluster holds now
+                owner = self._owner(self.cluster.current(*what))
         except (ClusterError, KeyError) as exc:  # the provider says what is wrong with the cluster
             pulumi.log.debug(f"ownership of {_what(inputs)} not checked: {exc}")
             return
-        owner = None if live is None else owner_of(live, self.stack)
         if owner is not None:
             adopt_key = self.resources.get(args.name, (None, None))[1]
             # Another stack must first forget it (`pulumi state delete`), or both would own it.
@@ -160,11 +194,5 @@ class Owner:
             raise RuntimeError(f"{_what(inputs)} already exists, managed by {owner}; this stack would take it over "
                                f"without a word: {remedy} ({DOCS})")
 
-    def _cluster(self) -> Cluster:
-        with self._lock:
-            if self._client is None:
-                assert self.cluster is not None
-                self._client = self.cluster.connect()
-            return self._client
-
-
+    def _owner(self, live: Optional[Mapping[str, Any]]) -> Optional[str]:
+        return None if live is None else owner_of(live, self.stack)

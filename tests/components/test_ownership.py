@@ -128,3 +128,57 @@ def test_the_provider_kubeconfig_setting_may_be_a_path_or_the_files_text(tmp_pat
     path.write_text(KUBECONFIG.replace("192.0.2.10", "192.0.2.11"))
     assert ownership.ClusterAccess(str(path)).connect().host == "https://192.0.2.11:6443"
     assert ownership.ClusterAccess(KUBECONFIG).connect().host == "https://192.0.2.10:6443"
+
+
+# --- one read per kind and namespace before creates ------------------------------------------------
+
+class _Recorder:
+    """Our own Cluster interface, recording its calls: what the check asks for, not what a server says."""
+
+    def __init__(self, objects: dict[tuple, dict], list_allowed: bool = True):
+        self.objects, self.list_allowed, self.calls = objects, list_allowed, []
+
+    def list(self, api_version, kind, namespace=None, metadata_only=False):
+        self.calls.append(("list", kind, namespace, metadata_only))
+        if not self.list_allowed:
+            raise ownership.ClusterError(f"list {kind}: 403 forbidden")
+        return [{"metadata": obj["metadata"]} for (v, k, _, ns), obj in sorted(self.objects.items())
+                if (v, k, ns) == (api_version, kind, namespace)]
+
+    def get(self, api_version, kind, name, namespace=None):
+        self.calls.append(("get", kind, name))
+        return self.objects.get((api_version, kind, name, namespace))
+
+
+def _access(recorder: _Recorder) -> ownership.ClusterAccess:
+    access = ownership.ClusterAccess(KUBECONFIG)
+    access._client = recorder  # type: ignore[assignment]
+    return access
+
+
+def _kubectl_nad(name: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "default", "managedFields": [{"manager": "kubectl-create"}]}}
+
+
+def test_the_check_lists_each_kind_and_namespace_once_and_reads_again_only_what_it_would_refuse():
+    recorder = _Recorder({("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "blue", "default"): _kubectl_nad("blue")})
+    access = _access(recorder)
+    found = {name: access.existing("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", name, "default")
+             for name in ("blue", "green", "red")}
+    assert found == {"blue": _kubectl_nad("blue"), "green": None, "red": None}
+    assert access.existing("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "blue", "kube-system") is None
+    assert recorder.calls == [("list", "NetworkAttachmentDefinition", "default", True),
+                              ("list", "NetworkAttachmentDefinition", "kube-system", True)]
+    # Before refusing, the check reads the object as it is now: a replace may have deleted it since.
+    del recorder.objects[("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "blue", "default")]
+    assert access.current("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "blue", "default") is None
+
+
+def test_where_listing_is_forbidden_each_object_is_read_instead():
+    recorder = _Recorder({("v1", "ConfigMap", "multus-cni-config", "kube-system"): {"metadata": {"name": "multus-cni-config"}}},
+                         list_allowed=False)
+    access = _access(recorder)
+    assert access.existing("v1", "ConfigMap", "multus-cni-config", "kube-system") == {"metadata": {"name": "multus-cni-config"}}
+    assert access.existing("v1", "ConfigMap", "other", "kube-system") is None
+    assert recorder.calls == [("list", "ConfigMap", "kube-system", True), ("get", "ConfigMap", "multus-cni-config"),
+                              ("get", "ConfigMap", "other")]
