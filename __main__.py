@@ -7,6 +7,7 @@ import pulumi
 from components import CniPlugins, Multus, NetworkAttachment, SampleWorkload, Whereabouts
 from components.config import config_path, load_from_pulumi
 from components.ownership import ClusterAccess
+from components.program import start_registrations
 from components.warnings import warn_all
 
 project = pulumi.get_project()
@@ -64,3 +65,6 @@ if cni_plugins:
     pulumi.export("cniPluginsDaemonSet", cni_plugins.daemonset_name)
 if whereabouts:
     pulumi.export("whereaboutsDaemonSet", whereabouts.daemonset_name)
+
+# Last: the SDK's wait for the engine stays linear in the resources (components/program.py).
+start_registrations()

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import pulumi
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 
@@ -119,8 +119,18 @@ def install_mocks(project: str, stack: str, config: dict[str, str], preview: boo
 def run(program: Callable[[], None], project: str, stack: str, config: dict[str, str]) -> Run:
     """Run `program` like the language host does, wait for every registration, collect outputs."""
     monitor, log = install_mocks(project, stack, config)
-    _sync_await(run_pulumi_func(program))
-    root = settings.get_root_resource()
+    # The language host's own entry (pulumi-language-python-exec): a new root stack, the program,
+    # then its async entrypoint (`pulumi.run`, components/program.py); the mocks' finished stack
+    # would refuse that entrypoint.
+    settings.ROOT.set(None)
+    roots: list[Any] = []  # the stack is the run's own (a context variable set in its task)
+
+    def body() -> None:
+        roots.append(settings.get_root_resource())
+        program()
+
+    _sync_await(run_in_stack(body))
+    root = roots[0] if roots else None
     outputs = _sync_await(pulumi.Output.from_input(getattr(root, "outputs", {})).future()) or {}
     return Run(monitor=monitor, outputs=_plain(outputs), warnings=sorted(set(log.messages)))
 
