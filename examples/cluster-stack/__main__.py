@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components import Multus, NetworkAttachment, SampleWorkload
 from components.ownership import ClusterAccess
+from components.program import start_registrations
 
 config = pulumi.Config()
 cluster_stack = config.get("clusterStack")  # e.g. "acme/cluster/prod", whose output is `kubeconfig`
@@ -44,3 +45,4 @@ probe = SampleWorkload("probe", {"name": "storage-probe", "networks": "storage"}
 
 pulumi.export("networks", [storage.nad_name])
 pulumi.export("probeNetworkStatus", probe.network_status)
+start_registrations()  # last: the SDK's wait for the engine stays linear (components/program.py)
