@@ -606,6 +606,10 @@ class DataPath:
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "CNI_COMMAND": command, "CNI_CONTAINERID": att.container, "CNI_NETNS": str(NETNS_DIR / att.netns),
             "CNI_IFNAME": "eth0", "CNI_PATH": cni_path or self.cni_path,
+            # Multus v3.9.3 writes its log to a file even without `logFile` (pkg/logging `SetLogOptions`
+            # makes its lumberjack logger the writer; lumberjack's default file is
+            # `<binary>-lumberjack.log` in the temp dir): the node's, not the host's /tmp.
+            "TMPDIR": str(att.node.state),
             "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={att.namespace};K8S_POD_NAME={att.name};"
                         f"K8S_POD_INFRA_CONTAINER_ID={att.container};K8S_POD_UID={att.uid}",
         }
