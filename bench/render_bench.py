@@ -91,8 +91,8 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
                 created[item["name"]] = CustomResource(item["name"], api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts, **fields)
             else:
                 created[item["name"]] = cls(item["name"], opts=opts, **fields)
-        for component in components.values():
-            component.register_outputs({})
+        for key in {tuple(item["parent"]) for item in plan if item["parent"] and item["parentOutputs"]}:
+            components[key].register_outputs({})
 
     testing.run(program, PROJECT, "bench", {})
 
@@ -135,6 +135,7 @@ def baseline_plan(networks: int, workloads: int, config: dict[str, str] | None =
     run_ = testing.run_file(PROGRAM, PROJECT, "bench", config or stack_config(networks, workloads))
     regs = render.ordered(run_)
     components = {r.urn: [r.type, r.name] for r in regs if not r.custom}
+    with_outputs = set(run_.monitor.outputs_registered)  # the components that register outputs, as ours does
     kube = [r for r in regs if r.custom and r.type.startswith("kubernetes:")]
     owned: dict[str, list[str]] = {}
     for r in kube:
@@ -146,7 +147,8 @@ def baseline_plan(networks: int, workloads: int, config: dict[str, str] | None =
         trigger = (json_format.MessageToDict(r.request.replacement_trigger)
                    if r.request.HasField("replacement_trigger") else None)
         plan.append({"name": r.name, "manifest": manifest, "protect": r.protect, "dependsOn": sorted(set(deps)),
-                     "parent": components.get(r.parent), "deleteBeforeReplace": r.request.deleteBeforeReplace,
+                     "parent": components.get(r.parent), "parentOutputs": r.parent in with_outputs,
+                     "deleteBeforeReplace": r.request.deleteBeforeReplace,
                      "replacementTrigger": trigger})
     return plan
 

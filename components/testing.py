@@ -56,11 +56,13 @@ _worker_loops: set[asyncio.AbstractEventLoop] = set()
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    """Keeps every RegisterResource request (type, parent, protect, dependencies, inputs)."""
+    """Keeps every RegisterResource request (type, parent, protect, dependencies, inputs) and the
+    URNs whose outputs were registered (each such call is one more state write on a real engine)."""
 
     def __init__(self, mock: mocks.Mocks):
         super().__init__(mock)
         self.registrations: list[Registration] = []
+        self.outputs_registered: list[str] = []
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -79,6 +81,10 @@ class RecordingMonitor(mocks.MockMonitor):
             request=request,
         ))
         return response
+
+    def RegisterResourceOutputs(self, request):
+        self.outputs_registered.append(request.urn)
+        return super().RegisterResourceOutputs(request)
 
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]

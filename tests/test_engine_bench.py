@@ -199,6 +199,12 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
     assert parents(tree) == parents(ours)
     assert len({p for p in parents(tree).values()}) == 1 + 3 + 4  # Multus, each network, each workload
 
+    def with_outputs(run_: testing.Run) -> set[tuple[str, str]]:  # one state write each on the engine
+        by_urn = {r.urn: (r.type, r.name) for r in run_.monitor.registrations if not r.custom}
+        return {by_urn[u] for u in run_.monitor.outputs_registered if u in by_urn and by_urn[u][0] != "pulumi:pulumi:Stack"}
+
+    assert with_outputs(tree) == with_outputs(ours) == {("multus-cni:index:Multus", "multus")}
+
 
 @pytest.mark.parametrize("api_version,kind,module", [
     ("v1", "Pod", "pulumi_kubernetes.core.v1"),

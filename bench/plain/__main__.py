@@ -3,7 +3,8 @@ config, created directly with its pulumi_kubernetes class: no components, no val
 
 With `multus-cni-plain:tree` true ("tree" in the bench), each object is the child of a bare
 `ComponentResource` of the type and name of its component in ours (one per NAD, per workload,
-the Multus install), each ending with `register_outputs({})`: the floor of a design with one
+the Multus install), those whose component in ours registers outputs ending with
+`register_outputs({})`, as ours does (one state write each): the floor of a design with one
 component per network on the same engine, so that the design's cost and our code's are two figures.
 
 The objects come from `multus-cni-plain:plan`, a JSON file written by bench/engine_bench.py from a
@@ -52,14 +53,15 @@ def main() -> None:
     tree = config.get_bool("tree") or False
     created: dict[str, pulumi.Resource] = {}
     components: dict[tuple[str, str], pulumi.ComponentResource] = {}
-    for item in json.loads(Path(config.require("plan")).read_text()):
+    plan = json.loads(Path(config.require("plan")).read_text())
+    for item in plan:
         parent = None
         if tree and item.get("parent"):
             key = tuple(item["parent"])
             parent = components.get(key) or components.setdefault(key, pulumi.ComponentResource(*key))
         created[item["name"]] = create(item, created, parent)
-    for component in components.values():
-        component.register_outputs({})
+    for key in {tuple(item["parent"]) for item in plan if tree and item.get("parent") and item["parentOutputs"]}:
+        components[key].register_outputs({})
 
 
 if __name__ == "__main__":  # as the language host runs a program

@@ -29,3 +29,21 @@ def test_every_registration_has_started_when_the_sdk_begins_to_wait(monkeypatch)
     assert registrations > 2 * len(NETWORKS)
     # Each resource's registration is one RPC begun (the component outputs' RPCs may follow).
     assert started and started[0] >= registrations - 1, (started, registrations)
+
+
+def test_only_the_stacks_single_components_register_outputs():
+    """A leaf's register_outputs would be one more whole-state write per network and per workload on
+    the real engine (components/network_attachment.py says why they have none); the components a
+    stack has one of keep theirs, and the stack's outputs are unchanged."""
+    from components import cni_plugins, multus, network_attachment, sample_workload, whereabouts
+
+    run_ = testing.run_file(PROGRAM, PROJECT, "dev", config_of(
+        networks=NETWORKS, cniPlugins={"enabled": True}, whereabouts={"enabled": True},
+        workloads=[{"name": f"pod-{i}", "networks": [f"net-{i}"]} for i in range(3)]))
+    types = {r.urn: r.type for r in run_.monitor.registrations}
+    registered = {types.get(urn, urn.rsplit("::", 2)[-2]) for urn in run_.monitor.outputs_registered}
+    assert registered == {"pulumi:pulumi:Stack", multus.TYPE, cni_plugins.TYPE, whereabouts.TYPE}
+    assert len(run_.monitor.by_type(network_attachment.TYPE)) == len(NETWORKS)
+    assert len(run_.monitor.by_type(sample_workload.TYPE)) == 3
+    assert run_.outputs["networks"] == sorted(f"default/net-{i}" for i in range(len(NETWORKS)))
+    assert run_.outputs["networkStatus"] == {f"default/pod-{i}": None for i in range(3)}
