@@ -31,6 +31,9 @@ venv: $(VENV)/.installed
 # (a rerun: 786 s, 879 s); with GOGC=400 for the suite's Go processes: 746 s, 835 s; a rerun 679 s, 761 s.
 # With the killed bulk-path test (2026-12-03): 823 s, 908 s; then with components.kube registering
 # objects without importing pulumi_kubernetes' generated classes (0.6 s less per program run): 654 s, 748 s.
+# The same machine class runs up to 1.8x slower on some days (stop 36's tree: 907 s on CI); on a fast
+# day (2026-12-07, cold toolchain 1,208 s) the tree without the leaf components' register_outputs:
+# `make test` 452 s, the whole run 512 s.
 # The suite is CPU-bound on 2 cores (vmstat: ~2% idle); half its CPU is Python (programs, hosts).
 # TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 4

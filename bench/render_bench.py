@@ -45,7 +45,7 @@ def child_ours(networks: str, workloads: str) -> None:
     testing.run_file(PROGRAM, PROJECT, "bench", stack_config(int(networks), int(workloads)))
 
 
-def child_baseline(plan_file: str, tree: str = "") -> None:
+def child_baseline(plan_file: str, tree: str = "") -> Any:
     """The plan's objects, each created directly with its pulumi_kubernetes class: flat, or (tree)
     under bare components of the same types and names as ours, with no validation and no work
     beyond their registration: the floor for a design of one component per NAD and per workload.
@@ -91,10 +91,10 @@ def child_baseline(plan_file: str, tree: str = "") -> None:
                 created[item["name"]] = CustomResource(item["name"], api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts, **fields)
             else:
                 created[item["name"]] = cls(item["name"], opts=opts, **fields)
-        for key in {tuple(item["parent"]) for item in plan if item["parent"] and item["parentOutputs"]}:
+        for key in {tuple(item["parent"]) for item in plan if tree and item["parent"] and item["parentOutputs"]}:
             components[key].register_outputs({})
 
-    testing.run(program, PROJECT, "bench", {})
+    return testing.run(program, PROJECT, "bench", {})
 
 
 def child_dev(modules_file: str = "") -> None:

@@ -21,7 +21,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import engine_bench  # noqa: E402
-from render_bench import baseline_plan, stack_config  # noqa: E402
+from render_bench import baseline_plan, child_baseline, stack_config  # noqa: E402
 
 
 def run_of(seconds: float, mib: float = 100, cpu: dict[str, float] | None = None) -> dict:
@@ -60,6 +60,47 @@ def test_growth_and_verdicts_at_the_largest_size():
     assert "1,000 networks: change at most 1.50x plain" not in verdicts  # not measured: no verdict
     bulk = {v["target"]: v["met"] for v in engine_bench.verdicts(result, bulk=True)}
     assert bulk["1,000 networks: up at most 1.30x plain"] is True  # the bulk path's own target
+
+
+def test_verdicts_judge_every_size_from_300_networks_memory_and_the_programs_cpu():
+    cpu = lambda seconds: {engine_bench.PROGRAM: seconds, "pulumi": 99.0}
+    samples = {"ours": {100: {"up": [run_of(10.0, 500, cpu(2.0))]},
+                        300: {"up": [run_of(30.0, 600, cpu(9.0))]},
+                        500: {"up": [run_of(50.0, 700, cpu(12.0))]}},
+               "plain": {100: {"up": [run_of(10.0, 500, cpu(2.0))]},
+                         300: {"up": [run_of(20.0, 480, cpu(7.0))]},
+                         500: {"up": [run_of(20.0, 500, cpu(7.0))]}}}
+    verdicts = {v["target"]: (round(v["value"], 3), v["met"]) for v in engine_bench.verdicts(engine_bench.figures(samples))}
+    assert verdicts == {
+        "300 networks: up at most 2.00x plain": (1.5, True),
+        "300 networks: peak memory of up at most 1.20x plain": (1.25, False),
+        "300 networks: program CPU of up at most 1.50x plain": (1.286, True),
+        "ours, program CPU of up: 300 vs 100 networks at most 3.3x": (4.5, False),
+        "500 networks: up at most 2.00x plain": (2.5, False),
+        "500 networks: peak memory of up at most 1.20x plain": (1.4, False),
+        "500 networks: program CPU of up at most 1.50x plain": (1.714, False),
+        "ours, program CPU of up: 500 vs 100 networks at most 5.5x": (6.0, False),
+    }  # nothing at 100 networks: below TARGETS_FROM
+
+
+def test_report_takes_several_runs_files_together_and_judges_them_as_one(tmp_path, capsys):
+    cpu = lambda seconds: {engine_bench.PROGRAM: seconds}
+    small = {"ours": {100: {"up": [run_of(10.0, 500, cpu(2.0))]}}, "plain": {100: {"up": [run_of(8.0, 500, cpu(2.0))]}}}
+    large = {"ours": {500: {"up": [run_of(50.0, 500, cpu(10.0))]}}, "plain": {500: {"up": [run_of(40.0, 500, cpu(8.0))]}}}
+    files = []
+    for name, samples, bulk in (("small", small, False), ("large", large, False), ("bulk", large, True)):
+        meta = {"date": "2026-12-07", "repeat": 1, "command": name, "skip_checkpoints": bulk}
+        files.append(tmp_path / f"{name}.json")
+        engine_bench.write_json(files[-1], engine_bench.as_document(engine_bench.figures(samples), meta))
+    assert engine_bench.main(["--report", str(files[0]), str(files[1])]) == 0
+    printed = capsys.readouterr().out
+    assert "| 100 | up | 10.00 | n/a | 8.00 | n/a | 1.25x |" in printed
+    assert "| 500 | up | 50.00 | n/a | 40.00 | n/a | 1.25x |" in printed
+    assert "- ours, program CPU of up: 500 vs 100 networks at most 5.5x: 5.00x (met)" in printed  # across the files
+    with pytest.raises(SystemExit, match="more than one file"):
+        engine_bench.main(["--report", str(files[1]), str(files[1])])
+    with pytest.raises(SystemExit, match="mix the bulk path"):
+        engine_bench.main(["--report", str(files[0]), str(files[2])])
 
 
 def test_the_day2_change_is_the_first_networks_nad_and_the_pods_on_it():
@@ -204,6 +245,21 @@ def test_plain_program_registers_the_same_objects_with_the_same_waits(tmp_path):
         return {by_urn[u] for u in run_.monitor.outputs_registered if u in by_urn and by_urn[u][0] != "pulumi:pulumi:Stack"}
 
     assert with_outputs(tree) == with_outputs(ours) == {("multus-cni:index:Multus", "multus")}
+
+
+@pytest.mark.parametrize("tree", ["", "true", "classes"])
+def test_the_render_benchs_baselines_register_ours_objects_and_outputs_where_ours_does(tmp_path, tree):
+    """bench/render_bench.py's flat and tree floors (under the mocks, as it measures them)."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(baseline_plan(2, 2)))
+    ours = testing.run_file(PROGRAM, "multus-cni", "bench", stack_config(2, 2))
+    floor = child_baseline(str(plan), tree)
+    objects = lambda run_: sorted((r.type, r.name) for r in run_.monitor.registrations if r.custom and r.type.startswith("kubernetes:"))
+    assert objects(floor) == objects(ours)
+    components = {r.urn: (r.type, r.name) for r in floor.monitor.registrations if not r.custom and r.type != "pulumi:pulumi:Stack"}
+    assert len(components) == (1 + 2 + 2 if tree else 0)
+    assert {components[u] for u in floor.monitor.outputs_registered if u in components} == (
+        {("multus-cni:index:Multus", "multus")} if tree else set())
 
 
 @pytest.mark.parametrize("api_version,kind,module", [
