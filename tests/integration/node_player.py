@@ -42,11 +42,15 @@ def files_in(root: Path) -> set[str]:
 
 
 class NodePlayer:
-    """Plays the cleanup pods of `nodes` (node name -> its root) in a thread until `close()`."""
+    """Plays the cleanup pods of `nodes` (node name -> its root) in a thread until `close()`; not
+    those of `only` other nodes, nor the pods whose uids are in `skip` (a node that comes back only
+    after they were replaced)."""
 
-    def __init__(self, cluster, nodes: dict[str, Path], workdir: Path, only: Optional[Iterable[str]] = None):
+    def __init__(self, cluster, nodes: dict[str, Path], workdir: Path, only: Optional[Iterable[str]] = None,
+                 skip: Iterable[str] = ()):
         self.cluster, self.nodes, self.workdir = cluster, nodes, workdir
         self.only = set(only) if only is not None else set(nodes)
+        self.skip = set(skip)
         self.played: dict[str, str] = {}  # pod uid -> node
         self.outputs: list[str] = []
         self.errors: list[str] = []
@@ -64,7 +68,7 @@ class NodePlayer:
                 for pod in pods:
                     node, uid = pod["spec"].get("nodeName"), pod["metadata"]["uid"]
                     if (pod["status"].get("phase") == "Running" and node in self.only and uid not in self.played
-                            and not pod["metadata"].get("deletionTimestamp")):
+                            and uid not in self.skip and not pod["metadata"].get("deletionTimestamp")):
                         self.played[uid] = node
                         self._play(pod)
             except Exception as exc:  # reported by close()
