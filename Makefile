@@ -33,7 +33,7 @@ venv: $(VENV)/.installed
 # objects without importing pulumi_kubernetes' generated classes (0.6 s less per program run): 654 s, 748 s.
 # The same machine class runs up to 1.8x slower on some days (stop 36's tree: 907 s on CI); on a fast
 # day (2026-12-07, cold toolchain 1,208 s) the tree without the leaf components' register_outputs:
-# `make test` 452 s, the whole run 512 s.
+# `make test` 452 s, the whole run 512 s; with the decommission test's race fixed: 447 s, 507 s.
 # The suite is CPU-bound on 2 cores (vmstat: ~2% idle); half its CPU is Python (programs, hosts).
 # TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 4
